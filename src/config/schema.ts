@@ -1,0 +1,64 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The one schema for every environment variable the service reads. Each entry documents its
+ * variable; `loadConfig` validates all of them once, before anything listens.
+ */
+const seconds = (min: number, max: number) => z.coerce.number().finite().min(min).max(max);
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .pipe(z.string())
+  .optional()
+  .transform((s) => (s ? s : undefined));
+
+export const envSchema = z.object({
+  /** Public API and demo page. */
+  PORT: port.default(8080),
+  /** Probes and metrics; never drained. */
+  ADMIN_PORT: port.default(9090),
+  /** Address both servers bind to. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The pod's terminationGracePeriodSeconds; the chart sets both from one value. */
+  TERMINATION_GRACE_PERIOD_SECONDS: seconds(1, 3600).default(30),
+  /** Time the preStop hook already spent before SIGTERM arrives. */
+  PRESTOP_SLEEP_SECONDS: seconds(0, 3600).default(0),
+  /** Kept in hand before the kubelet's SIGKILL. */
+  SHUTDOWN_SAFETY_MARGIN_SECONDS: seconds(0, 600).default(2),
+  /** Keep serving after readiness flips while load balancers notice; default depends on preStop. */
+  ENDPOINT_PROPAGATION_SECONDS: seconds(0, 600).optional(),
+  /** PostgreSQL with pgvector; unset means embedded PGlite in DATA_DIR (one replica only). */
+  DATABASE_URL: optionalString.pipe(z.url().optional()),
+  /** Where embedded PGlite keeps its files. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Size of the PostgreSQL pool (ignored for PGlite, which has one connection). */
+  DATABASE_POOL_SIZE: positiveInt(200).default(10),
+  /** Any OpenAI-compatible server; unset starts the built-in deterministic upstream in-process. */
+  OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
+  OPENAI_API_KEY: optionalString,
+  LLM_MODEL: z.string().min(1).default('lastcall-dev'),
+  /** A transformers.js model folder; unset uses the model shipped in @lastcall/embedding-model. */
+  EMBEDDING_MODEL_DIR: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Token rate of the built-in upstream. */
+  DEV_UPSTREAM_TOKENS_PER_SECOND: z.coerce.number().finite().min(0.1).max(100000).default(50),
+  /** Lease of a running task or stream generation before another replica may take it. */
+  TASK_LEASE_SECONDS: seconds(2, 600).default(15),
+  /** Comma-separated bearer keys; unset leaves the API open (logged as a warning). */
+  API_KEYS: optionalString,
+  /** Streams generated at once by this replica; beyond it 429 + Retry-After. */
+  MAX_CONCURRENT_STREAMS: positiveInt(100000).default(256),
+  /** Largest accepted request body. */
+  MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
+  /** Identifies this replica in leases and logs; the chart sets the pod name. */
+  REPLICA_ID: z.string().min(1).max(200).default(os.hostname()),
+  /** Where the drain report goes for the kubelet's termination message (written when it exists). */
+  TERMINATION_MESSAGE_PATH: z.string().min(1).default('/dev/termination-log'),
+  /** Tasks this replica runs at once. */
+  TASK_WORKER_CONCURRENCY: positiveInt(256).default(4),
+});
+
+export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,87 @@
+/**
+ * The schema, as ordered migrations. They run at start-up inside one transaction holding an
+ * advisory lock, so two replicas starting at once apply each migration exactly once.
+ */
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'streams',
+    sql: `
+      CREATE TABLE streams (
+        id text PRIMARY KEY,
+        owner text NOT NULL,
+        request jsonb NOT NULL,
+        status text NOT NULL CHECK (status IN ('generating', 'completed', 'failed')),
+        lease_holder text,
+        lease_expires_at timestamptz,
+        epoch integer NOT NULL DEFAULT 0,
+        last_seq integer NOT NULL DEFAULT 0,
+        finish jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX streams_updated ON streams (updated_at);
+      CREATE TABLE stream_chunks (
+        stream_id text NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        text text NOT NULL,
+        PRIMARY KEY (stream_id, seq)
+      );`,
+  },
+  {
+    id: 2,
+    name: 'tasks',
+    sql: `
+      CREATE TABLE tasks (
+        id text PRIMARY KEY,
+        owner text NOT NULL,
+        prompt text NOT NULL,
+        max_steps integer NOT NULL,
+        status text NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        lease_holder text,
+        lease_expires_at timestamptz,
+        epoch integer NOT NULL DEFAULT 0,
+        released_by text,
+        attempts integer NOT NULL DEFAULT 0,
+        result jsonb,
+        error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX tasks_claimable ON tasks (created_at) WHERE status IN ('queued', 'running');
+      CREATE TABLE task_steps (
+        task_id text NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        idx integer NOT NULL,
+        kind text NOT NULL,
+        input jsonb,
+        output jsonb NOT NULL,
+        replica text NOT NULL,
+        epoch integer NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (task_id, idx)
+      );`,
+  },
+  {
+    id: 3,
+    name: 'documents',
+    sql: `
+      CREATE EXTENSION IF NOT EXISTS vector;
+      CREATE TABLE documents (
+        owner text NOT NULL,
+        id text NOT NULL,
+        text text NOT NULL,
+        metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+        model text NOT NULL,
+        dims integer NOT NULL,
+        embedding vector NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (owner, id)
+      );`,
+  },
+];

@@ -1,0 +1,37 @@
+import { ConfigError } from '../errors/errors.js';
+import { MIN_RESERVED_MS } from './phases.js';
+
+export interface BudgetInputs {
+  readonly gracePeriodSeconds: number;
+  readonly preStopSeconds: number;
+  readonly safetyMarginSeconds: number;
+  readonly endpointPropagationSeconds: number;
+}
+
+export interface ShutdownBudget extends BudgetInputs {
+  /** Time from SIGTERM to the promised exit: grace − preStop − margin. */
+  readonly totalMs: number;
+  readonly propagationMs: number;
+}
+
+/**
+ * The kubelet counts the grace period from the start of preStop, so the time left at SIGTERM is
+ * grace − preStop; the margin is kept in hand against SIGKILL. Refuses budgets that cannot hold
+ * the propagation delay plus every phase's reserve, naming the numbers.
+ */
+export function computeBudget(inputs: BudgetInputs): ShutdownBudget {
+  const totalMs = Math.round(
+    (inputs.gracePeriodSeconds - inputs.preStopSeconds - inputs.safetyMarginSeconds) * 1000,
+  );
+  const propagationMs = Math.round(inputs.endpointPropagationSeconds * 1000);
+  const needed = propagationMs + MIN_RESERVED_MS;
+  if (totalMs < needed) {
+    throw new ConfigError(
+      `shutdown budget too small: TERMINATION_GRACE_PERIOD_SECONDS (${inputs.gracePeriodSeconds}) − ` +
+        `PRESTOP_SLEEP_SECONDS (${inputs.preStopSeconds}) − SHUTDOWN_SAFETY_MARGIN_SECONDS ` +
+        `(${inputs.safetyMarginSeconds}) = ${totalMs / 1000}s, but ENDPOINT_PROPAGATION_SECONDS ` +
+        `(${inputs.endpointPropagationSeconds}) plus the phases' reserves need ${needed / 1000}s`,
+    );
+  }
+  return Object.freeze({ ...inputs, totalMs, propagationMs });
+}

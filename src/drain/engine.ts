@@ -1,0 +1,173 @@
+import type { PhaseName } from '../metrics/names.js';
+import { PHASES } from '../metrics/names.js';
+import { deadlineAt, sleep, type Clock } from './clock.js';
+import type { PhaseSpec } from './phases.js';
+import type { ShutdownBudget } from './budget.js';
+import type {
+  DrainReport,
+  DrainState,
+  LifecycleState,
+  Participant,
+  ParticipantOutcome,
+  PhaseRecord,
+} from './types.js';
+
+export interface DrainObserver {
+  phaseStarted(phase: PhaseName): void;
+  phaseEnded(record: PhaseRecord): void;
+  participantFailed(phase: PhaseName, outcome: ParticipantOutcome): void;
+}
+
+export interface DrainEngineOptions {
+  readonly clock: Clock;
+  readonly table: readonly PhaseSpec[];
+  readonly budget: ShutdownBudget;
+  readonly replica: string;
+  readonly observer: DrainObserver;
+}
+
+/**
+ * Runs the phase table once. Each phase's participants run in parallel against one deadline;
+ * a participant that ignores it is abandoned (never awaited past it), so the sequence always
+ * reaches `exit` inside the budget.
+ */
+export class DrainEngine {
+  private state: LifecycleState = 'starting';
+  private readonly listeners = new Set<(s: LifecycleState) => void>();
+  private readonly participants: Participant[] = [];
+  private running: Promise<DrainReport> | undefined;
+
+  /** The read-only view handed to participants. */
+  readonly view: DrainState;
+
+  constructor(private readonly opts: DrainEngineOptions) {
+    const engine = this;
+    this.view = {
+      get current() {
+        return engine.state;
+      },
+      get draining() {
+        return engine.state !== 'starting' && engine.state !== 'serving';
+      },
+      reached(phase) {
+        const s = engine.state;
+        if (s === 'exited') return true;
+        if (s === 'starting' || s === 'serving') return false;
+        return PHASES.indexOf(s) >= PHASES.indexOf(phase);
+      },
+      onChange(listener) {
+        engine.listeners.add(listener);
+        return () => engine.listeners.delete(listener);
+      },
+    };
+  }
+
+  register(participant: Participant): void {
+    if (this.running) throw new Error(`cannot register ${participant.name}: shutdown has begun`);
+    this.participants.push(participant);
+  }
+
+  markServing(): void {
+    if (this.state === 'starting') this.transition('serving');
+  }
+
+  /** Starts the sequence; later calls return the same promise and change nothing. */
+  start(reason: string): Promise<DrainReport> {
+    this.running ??= this.run(reason);
+    return this.running;
+  }
+
+  get started(): boolean {
+    return this.running !== undefined;
+  }
+
+  private async run(reason: string): Promise<DrainReport> {
+    const { clock, table, budget } = this.opts;
+    const t0 = clock.now();
+    const overallDeadline = t0 + budget.totalMs;
+    const phases: PhaseRecord[] = [];
+    for (const [i, spec] of table.entries()) {
+      const start = clock.now();
+      const laterReserve = table.slice(i + 1).reduce((sum, p) => sum + p.reserveMs, 0);
+      const latest = overallDeadline - laterReserve;
+      const cap =
+        spec.cap === 'propagation'
+          ? budget.propagationMs
+          : spec.cap === 'reserve'
+            ? spec.reserveMs
+            : Number.POSITIVE_INFINITY;
+      const at = Math.max(start, Math.min(start + cap, latest));
+      this.transition(spec.name);
+      this.opts.observer.phaseStarted(spec.name);
+      const deadline = deadlineAt(clock, at);
+      const outcomes = await Promise.all(
+        this.participants.filter((p) => p.phase === spec.name).map((p) => this.runOne(p, deadline)),
+      );
+      if (spec.cap === 'propagation') await sleep(clock, at - clock.now());
+      deadline.dispose();
+      const record: PhaseRecord = {
+        name: spec.name,
+        startedAtMs: Math.round(start - t0),
+        durationMs: Math.round(clock.now() - start),
+        allowedMs: Math.round(at - start),
+        participants: outcomes,
+      };
+      phases.push(record);
+      this.opts.observer.phaseEnded(record);
+    }
+    const totalMs = Math.round(clock.now() - t0);
+    this.transition('exited');
+    return {
+      replica: this.opts.replica,
+      reason,
+      budgetMs: budget.totalMs,
+      totalMs,
+      withinBudget: totalMs <= budget.totalMs,
+      phases,
+    };
+  }
+
+  private async runOne(
+    p: Participant,
+    deadline: ReturnType<typeof deadlineAt>,
+  ): Promise<ParticipantOutcome> {
+    const { clock } = this.opts;
+    const started = clock.now();
+    const ms = () => Math.round(clock.now() - started);
+    let outcome: ParticipantOutcome;
+    try {
+      const work = Promise.resolve().then(() => p.close(deadline));
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        if (deadline.signal.aborted) resolve('timeout');
+        deadline.signal.addEventListener('abort', () => resolve('timeout'), { once: true });
+      });
+      const result = await Promise.race([work, timedOut]);
+      if (result === 'timeout') {
+        // Its promise may still settle later; swallow that so it cannot crash the process.
+        work.catch(() => undefined);
+        outcome = { name: p.name, outcome: 'timeout', ms: ms() };
+      } else {
+        outcome = { name: p.name, outcome: 'ok', ms: ms(), ...(result ? { detail: result } : {}) };
+      }
+    } catch (err) {
+      outcome = { name: p.name, outcome: 'error', ms: ms(), error: errorMessage(err) };
+    }
+    if (outcome.outcome !== 'ok') this.opts.observer.participantFailed(p.phase, outcome);
+    return outcome;
+  }
+
+  private transition(state: LifecycleState): void {
+    this.state = state;
+    for (const l of this.listeners) {
+      try {
+        l(state);
+      } catch {
+        // One failing listener never stops the others or the sequence.
+      }
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

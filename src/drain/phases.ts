@@ -1,0 +1,29 @@
+import type { PhaseName } from '../metrics/names.js';
+
+/**
+ * How long a phase may run. `propagation`: exactly the endpoint-propagation delay (the phase
+ * elapses it even when its participants finish early, because load balancers need that time);
+ * `reserve`: at most its own reserve; `rest`: whatever is left once later phases' reserves are
+ * kept back.
+ */
+export type PhaseCap = 'propagation' | 'reserve' | 'rest';
+
+export interface PhaseSpec {
+  readonly name: PhaseName;
+  readonly cap: PhaseCap;
+  /** Milliseconds kept back for this phase from the moment SIGTERM arrives. */
+  readonly reserveMs: number;
+  readonly purpose: string;
+}
+
+/** The shutdown sequence, in order. Participants register against these names. */
+export const PHASE_TABLE: readonly PhaseSpec[] = Object.freeze([
+  { name: 'announce', cap: 'propagation', reserveMs: 0, purpose: 'readiness 503, keep serving while endpoints propagate' },
+  { name: 'stop-intake', cap: 'reserve', reserveMs: 250, purpose: 'refuse new work, close idle sockets, stop claiming tasks' },
+  { name: 'drain', cap: 'rest', reserveMs: 0, purpose: 'in-flight requests, streams and task steps finish' },
+  { name: 'handoff', cap: 'rest', reserveMs: 750, purpose: 'open streams get a resumable end event, tasks release their lease' },
+  { name: 'release', cap: 'rest', reserveMs: 750, purpose: 'dispose the model, close pools and upstream sockets' },
+  { name: 'exit', cap: 'reserve', reserveMs: 250, purpose: 'final metrics, drain report, exit 0' },
+] as const satisfies readonly PhaseSpec[]);
+
+export const MIN_RESERVED_MS = PHASE_TABLE.reduce((sum, p) => sum + p.reserveMs, 0);

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { loadConfig, type Config } from './config/load.js';
+import { openDatabase } from './db/database.js';
+import { systemClock } from './drain/clock.js';
+import { DrainEngine } from './drain/engine.js';
+import { PHASE_TABLE } from './drain/phases.js';
+import { writeTerminationMessage } from './drain/report.js';
+import { ConfigError } from './errors/errors.js';
+import type { Feature } from './feature.js';
+import { createAdminServer } from './health/admin-server.js';
+import { createPublicServer } from './http/public-server.js';
+import { createLlm } from './llm/llm.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { createHttpMetrics } from './metrics/http.js';
+import { createRegistry } from './metrics/registry.js';
+import { createShutdownMetrics } from './metrics/shutdown.js';
+
+/** The composition root: the only place that wires modules together and starts the drain. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    return fail(err);
+  }
+  const logger = createLogger(config.LOG_LEVEL, { replica: config.REPLICA_ID });
+  const registry = createRegistry({ replica: config.REPLICA_ID });
+  const shutdownMetrics = createShutdownMetrics(registry);
+  shutdownMetrics.budget.set(config.budget.totalMs / 1000);
+
+  const engine = new DrainEngine({
+    clock: systemClock,
+    table: PHASE_TABLE,
+    budget: config.budget,
+    replica: config.REPLICA_ID,
+    observer: {
+      phaseStarted: (phase) => logger.info({ phase }, 'shutdown phase started'),
+      phaseEnded: (record) => {
+        shutdownMetrics.phaseDuration(record.name, record.durationMs / 1000);
+        logger.info({ phase: record.name, durationMs: record.durationMs, allowedMs: record.allowedMs }, 'shutdown phase ended');
+      },
+      participantFailed: (phase, outcome) => {
+        shutdownMetrics.participantTimeouts.inc({ phase, outcome: outcome.outcome });
+        logger.warn({ phase, participant: outcome }, 'shutdown participant did not finish cleanly');
+      },
+    },
+  });
+  engine.view.onChange((state) => {
+    shutdownMetrics.setState(state);
+    shutdownMetrics.ready.set(state === 'serving' ? 1 : 0);
+  });
+  shutdownMetrics.setState('starting');
+  installSignalHandlers(engine, config, logger);
+
+  const admin = createAdminServer({ registry, drain: engine.view, host: config.HOST, port: config.ADMIN_PORT });
+  const adminPort = await admin.listen();
+
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    logger,
+  });
+  const llm = await createLlm(config, logger);
+  const features: Feature[] = [];
+
+  const httpMetrics = createHttpMetrics(registry);
+  const pub = createPublicServer({ config, drain: engine.view, metrics: httpMetrics, logger, features });
+
+  for (const p of pub.participants) engine.register(p);
+  for (const f of features) for (const p of f.participants) engine.register(p);
+  for (const p of llm.participants) engine.register(p);
+  engine.register({ name: 'database', phase: 'release', close: (deadline) => db.close(deadline) });
+
+  if (config.apiKeys.length === 0) logger.warn('API_KEYS unset: the public API is open to anyone who can reach it');
+  const port = await pub.listen();
+  engine.markServing();
+  logger.info(
+    { port, adminPort, budgetMs: config.budget.totalMs, propagationMs: config.budget.propagationMs, database: db.kind, upstream: llm.upstream },
+    'listening',
+  );
+}
+
+function installSignalHandlers(engine: DrainEngine, config: Config, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (engine.started) {
+      logger.warn({ signal }, 'shutdown already in progress; signal ignored');
+      return;
+    }
+    if (engine.view.current === 'starting') {
+      // Nothing was accepted yet, so there is nothing to drain or hand off.
+      logger.info({ signal }, 'signal during start-up: exiting');
+      process.exit(0);
+    }
+    logger.info({ signal, budgetMs: config.budget.totalMs }, 'shutdown started');
+    // If the event loop is somehow still alive at the budget's end, leave anyway: exit 0 before
+    // the kubelet's SIGKILL is the promise.
+    setTimeout(() => {
+      logger.error('drain overran its budget; exiting now');
+      process.exit(0);
+    }, config.budget.totalMs).unref();
+    void engine.start(signal).then((report) => {
+      const written = writeTerminationMessage(config.TERMINATION_MESSAGE_PATH, report);
+      logger.info({ report, terminationMessage: written }, 'drain report');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+function fail(err: unknown): never {
+  const message = err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`lastcall: ${message}\n`);
+  process.exit(1);
+}
+
+main().catch(fail);
