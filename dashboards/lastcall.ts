@@ -1,0 +1,468 @@
+/**
+ * The lastcall Grafana dashboard, as typed code (grafana-foundation-sdk).
+ *
+ * `npx tsx dashboards/generate.ts` (or `make dashboard`) writes it to
+ * helm/lastcall/dashboards/lastcall.json, which the chart ships as a ConfigMap labelled
+ * `grafana_dashboard: "1"`. Edit this file, never the JSON; test/chart checks they agree.
+ *
+ * Metric names come from src/metrics/names.ts, so a rename breaks the build instead of
+ * silently emptying a panel. Every series carries the registry's default label `replica`
+ * (REPLICA_ID: the pod name in Kubernetes, a process id locally), so panels group by
+ * `replica` and work the same in a cluster and in the local harness.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { METRICS, PHASES } from '../src/metrics/names.js';
+
+export const DASHBOARD_UID = 'lastcall-drain';
+export const DASHBOARD_TITLE = 'lastcall — drain';
+/** Where the generated JSON lives, relative to the repository root. */
+export const DASHBOARD_JSON_PATH = 'helm/lastcall/dashboards/lastcall.json';
+
+const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
+/** Grafana's rate window; `dashboardQueries()` swaps it for a fixed window Prometheus accepts. */
+const RATE = '$__rate_interval';
+const PROMETHEUS_RATE = '1m';
+
+/**
+ * The lifecycle states `lastcall_shutdown_phase{phase}` reports (1 for the current one), in
+ * order: before the drain, the contract's phases, after exit. The timeline maps each state to
+ * its 1-based position so one row per replica can show the current state as a colour.
+ */
+export const LIFECYCLE_STATES = ['starting', 'serving', ...PHASES, 'exited'] as const;
+const STATE_COLORS: Record<(typeof LIFECYCLE_STATES)[number], string> = {
+  starting: 'blue',
+  serving: 'green',
+  announce: 'yellow',
+  'stop-intake': 'orange',
+  drain: 'purple',
+  handoff: 'red',
+  release: 'dark-red',
+  exit: 'text',
+  exited: 'transparent',
+};
+
+/** `max by (replica)` of "position of the current state": 0 for states not current. */
+const currentStateExpr = (): string =>
+  `max by (replica) (${LIFECYCLE_STATES.map(
+    (s, i) => `${METRICS.shutdownPhase}{phase="${s}"} * ${i + 1}`,
+  ).join(' or ')})`;
+
+type Viz = 'timeseries' | 'stat' | 'statetimeline' | 'bargauge';
+
+interface Query {
+  readonly expr: string;
+  readonly legend: string;
+  /** Instant query (bar gauge of "the longest value in range"). */
+  readonly instant?: boolean;
+}
+
+interface PanelSpec {
+  readonly title: string;
+  readonly description: string;
+  readonly viz: Viz;
+  readonly unit: string;
+  readonly queries: readonly Query[];
+  readonly width: number;
+  readonly height: number;
+  readonly stacked?: boolean;
+  readonly mappings?: dashboard.ValueMapping[];
+  readonly min?: number;
+}
+
+interface RowSpec {
+  readonly title: string;
+  readonly panels: readonly PanelSpec[];
+}
+
+const rate = (metric: string, by?: string): string =>
+  by
+    ? `sum by (${by}) (rate(${metric}[${RATE}]))`
+    : `sum(rate(${metric}[${RATE}]))`;
+
+/** The dashboard's content as data; the builders below only render it. */
+export const ROWS: readonly RowSpec[] = [
+  {
+    title: 'Overview',
+    panels: [
+      {
+        title: 'Ready replicas',
+        description: `Replicas whose /readyz answers 200 (sum of ${METRICS.ready}). A drain flips it to 0 first.`,
+        viz: 'stat',
+        unit: 'none',
+        width: 6,
+        height: 6,
+        queries: [{ expr: `sum(${METRICS.ready})`, legend: 'ready' }],
+      },
+      {
+        title: 'Ready replicas over time',
+        description: `${METRICS.ready} per replica: a rollout should never take the sum below the desired count (maxUnavailable 0).`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 18,
+        height: 6,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: `sum by (replica) (${METRICS.ready})`, legend: '{{replica}}' }],
+      },
+    ],
+  },
+  {
+    title: 'Drain',
+    panels: [
+      {
+        title: 'Drain phase timeline per pod',
+        description: `The lifecycle state of each replica (${METRICS.shutdownPhase}{phase} = 1): serving, then ${PHASES.join(' → ')}.`,
+        viz: 'statetimeline',
+        unit: 'none',
+        width: 24,
+        height: 8,
+        queries: [{ expr: currentStateExpr(), legend: '{{replica}}' }],
+        mappings: [
+          {
+            type: dashboard.MappingType.ValueToText,
+            options: Object.fromEntries(
+              LIFECYCLE_STATES.map((s, i) => [
+                String(i + 1),
+                { text: s, color: STATE_COLORS[s], index: i },
+              ]),
+            ),
+          },
+        ],
+      },
+      {
+        title: 'Phase durations (longest in range)',
+        description: `${METRICS.shutdownPhaseDuration}{phase}: how long each phase of the latest drains took.`,
+        viz: 'bargauge',
+        unit: 's',
+        width: 12,
+        height: 8,
+        queries: [
+          {
+            expr: `max by (phase) (max_over_time(${METRICS.shutdownPhaseDuration}[$__range]))`,
+            legend: '{{phase}}',
+            instant: true,
+          },
+        ],
+      },
+      {
+        title: 'Shutdown budget',
+        description: `${METRICS.shutdownBudget}: grace − preStop − margin, the time a replica has from SIGTERM to its promised exit.`,
+        viz: 'timeseries',
+        unit: 's',
+        width: 6,
+        height: 8,
+        min: 0,
+        queries: [{ expr: `max by (replica) (${METRICS.shutdownBudget})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Participant timeouts',
+        description: `${METRICS.shutdownParticipantTimeouts}: shutdown participants abandoned at their deadline or failed (should stay 0).`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 6,
+        height: 8,
+        min: 0,
+        queries: [
+          {
+            expr: `sum by (phase, outcome) (increase(${METRICS.shutdownParticipantTimeouts}[${RATE}]))`,
+            legend: '{{phase}} {{outcome}}',
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Requests and streams',
+    panels: [
+      {
+        title: 'In-flight requests',
+        description: `${METRICS.httpInFlight} per replica (streams included): a draining replica should fall to 0 before its budget ends.`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 8,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: `sum by (replica) (${METRICS.httpInFlight})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Rejected requests by reason',
+        description: `${METRICS.httpRejected}{reason}: draining (503 + Retry-After during stop-intake), too_many_streams, unauthorized, bad_request.`,
+        viz: 'timeseries',
+        unit: 'reqps',
+        width: 8,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: rate(METRICS.httpRejected, 'reason'), legend: '{{reason}}' }],
+      },
+      {
+        title: 'Active streams',
+        description: `${METRICS.streamsActive} per replica.`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 8,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: `sum by (replica) (${METRICS.streamsActive})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Stream outcomes',
+        description: `${METRICS.streamsTotal}{outcome}: how streams ended on this side (a handoff is not a failure).`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 12,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: rate(METRICS.streamsTotal, 'outcome'), legend: '{{outcome}}' }],
+      },
+      {
+        title: 'Stream resumes and handoffs',
+        description: `Streams handed off at shutdown (${METRICS.streamHandoffs}: the resumable end event) and resumed on any replica (${METRICS.streamResumes}).`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 12,
+        height: 8,
+        min: 0,
+        queries: [
+          { expr: rate(METRICS.streamHandoffs), legend: 'handed off' },
+          { expr: rate(METRICS.streamResumes), legend: 'resumed' },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Tasks',
+    panels: [
+      {
+        title: 'Tasks active',
+        description: `${METRICS.tasksActive} per replica: tasks holding a lease here.`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 8,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: `sum by (replica) (${METRICS.tasksActive})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Task outcomes',
+        description: `${METRICS.tasksTotal}{outcome}.`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 8,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: rate(METRICS.tasksTotal, 'outcome'), legend: '{{outcome}}' }],
+      },
+      {
+        title: 'Task handoffs and recoveries by via',
+        description: `Tasks released at shutdown (${METRICS.taskHandoffs}) and picked up again (${METRICS.tasksRecovered}{via}: a released lease, or an expired one after SIGKILL).`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 8,
+        height: 8,
+        min: 0,
+        queries: [
+          { expr: rate(METRICS.taskHandoffs), legend: 'handed off' },
+          { expr: rate(METRICS.tasksRecovered, 'via'), legend: 'recovered via {{via}}' },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Embeddings and memory',
+    panels: [
+      {
+        title: 'Embedding model loaded',
+        description: `Replicas with the embedding model in memory (sum of ${METRICS.embeddingModelLoaded}); release disposes it.`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 6,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: `sum by (replica) (${METRICS.embeddingModelLoaded})`, legend: '{{replica}}' }],
+      },
+      {
+        title: 'Embedding model bytes and memory returned',
+        description: `${METRICS.embeddingModelBytes}: the loaded model's size; ${METRICS.embeddingMemoryReturnedBytes}: memory handed back to the OS when it was disposed.`,
+        viz: 'timeseries',
+        unit: 'bytes',
+        width: 9,
+        height: 8,
+        min: 0,
+        queries: [
+          { expr: `max by (replica) (${METRICS.embeddingModelBytes})`, legend: 'model {{replica}}' },
+          {
+            expr: `max by (replica) (${METRICS.embeddingMemoryReturnedBytes})`,
+            legend: 'returned {{replica}}',
+          },
+        ],
+      },
+      {
+        title: 'Process RSS',
+        description: `${METRICS.processResidentMemory} of lastcall replicas (joined on replica with ${METRICS.ready}, so other jobs' process metrics stay out).`,
+        viz: 'timeseries',
+        unit: 'bytes',
+        width: 9,
+        height: 8,
+        min: 0,
+        queries: [
+          {
+            expr: `max by (replica) (${METRICS.processResidentMemory} and on (replica) ${METRICS.ready})`,
+            legend: '{{replica}}',
+          },
+        ],
+      },
+    ],
+  },
+];
+
+const REF_IDS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+function target(q: Query, i: number): prometheus.DataqueryBuilder {
+  const t = new prometheus.DataqueryBuilder()
+    .expr(q.expr)
+    .legendFormat(q.legend)
+    .refId(REF_IDS[i] ?? `Q${i}`)
+    .datasource(DATASOURCE);
+  return q.instant ? t.instant() : t.range();
+}
+
+function panel(spec: PanelSpec, id: number) {
+  const targets = spec.queries.map(target);
+  switch (spec.viz) {
+    case 'stat':
+      return new stat.PanelBuilder()
+        .id(id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .span(spec.width)
+        .height(spec.height)
+        .targets(targets)
+        .graphMode(common.BigValueGraphMode.Area)
+        .colorMode(common.BigValueColorMode.Value)
+        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
+    case 'statetimeline':
+      return new statetimeline.PanelBuilder()
+        .id(id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .span(spec.width)
+        .height(spec.height)
+        .targets(targets)
+        .mappings(spec.mappings ?? [])
+        .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
+        .showValue(common.VisibilityMode.Auto)
+        .mergeValues(true)
+        .rowHeight(0.8)
+        .fillOpacity(80)
+        .lineWidth(0);
+    case 'bargauge':
+      return new bargauge.PanelBuilder()
+        .id(id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .span(spec.width)
+        .height(spec.height)
+        .targets(targets)
+        .min(0)
+        .displayMode(common.BarGaugeDisplayMode.Gradient)
+        .orientation(common.VizOrientation.Horizontal)
+        .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
+    case 'timeseries': {
+      const b = new timeseries.PanelBuilder()
+        .id(id)
+        .title(spec.title)
+        .description(spec.description)
+        .datasource(DATASOURCE)
+        .unit(spec.unit)
+        .span(spec.width)
+        .height(spec.height)
+        .targets(targets)
+        .fillOpacity(spec.stacked ? 30 : 10)
+        .lineWidth(1)
+        .legend(
+          new common.VizLegendOptionsBuilder()
+            .showLegend(true)
+            .displayMode(common.LegendDisplayMode.List)
+            .placement(common.LegendPlacement.Bottom),
+        )
+        .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi));
+      if (spec.min !== undefined) b.min(spec.min);
+      if (spec.stacked) {
+        b.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+      }
+      return b;
+    }
+  }
+}
+
+/** The dashboard model, ready for JSON.stringify. */
+export function buildDashboard(): dashboard.Dashboard {
+  const builder = new dashboard.DashboardBuilder(DASHBOARD_TITLE)
+    .uid(DASHBOARD_UID)
+    .description(
+      'GENERATED from dashboards/lastcall.ts by dashboards/generate.ts (make dashboard) — do not edit; ' +
+        'edit the source and regenerate. Drain phases, streams, tasks and memory of lastcall replicas.',
+    )
+    .tags(['lastcall', 'generated'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .refresh('10s')
+    .time({ from: 'now-30m', to: 'now' })
+    .timezone('browser')
+    .withVariable(
+      new dashboard.DatasourceVariableBuilder('datasource')
+        .label('Data source')
+        .type('prometheus'),
+    );
+  // Stable panel ids (Grafana needs them unique): rows and panels numbered in order.
+  let id = 0;
+  for (const row of ROWS) {
+    builder.withRow(new dashboard.RowBuilder(row.title).id(++id));
+    for (const p of row.panels) builder.withPanel(panel(p, ++id));
+  }
+  return builder.build();
+}
+
+/**
+ * Every PromQL expression on the dashboard, ready to send to Prometheus: Grafana's
+ * `$__rate_interval` and `$__range` are replaced by fixed windows. Pass `{ grafana: true }` to
+ * get them as the dashboard stores them.
+ */
+export function dashboardQueries(opts: { grafana?: boolean } = {}): { title: string; expr: string }[] {
+  const out: { title: string; expr: string }[] = [];
+  for (const row of ROWS) {
+    for (const p of row.panels) {
+      for (const q of p.queries) {
+        const expr = opts.grafana
+          ? q.expr
+          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll('$__range', '15m');
+        out.push({ title: p.title, expr });
+      }
+    }
+  }
+  return out;
+}
+
+/** The generated file's exact content (stable key order from the builders, 2-space indent). */
+export function dashboardJson(): string {
+  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+}

@@ -1,0 +1,195 @@
+{{/*
+Names. Kubernetes names are DNS labels: truncated to 63 characters, no trailing dash.
+*/}}
+{{- define "lastcall.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lastcall.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A name derived from the full name plus a suffix, still at most 63 characters. */}}
+{{- define "lastcall.componentName" -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "lastcall.fullname" (index . 0) | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s-%s" $base $suffix -}}
+{{- end -}}
+
+{{- define "lastcall.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lastcall.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lastcall.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "lastcall.labels" -}}
+helm.sh/chart: {{ include "lastcall.chart" . }}
+{{ include "lastcall.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lastcall
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The server's selector labels (the Deployment's pods only, not PostgreSQL or test pods). */}}
+{{- define "lastcall.serverSelectorLabels" -}}
+{{ include "lastcall.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{- end -}}
+
+{{- define "lastcall.postgresql.fullname" -}}
+{{- include "lastcall.componentName" (list . "postgresql") -}}
+{{- end -}}
+
+{{- define "lastcall.postgresql.selectorLabels" -}}
+{{ include "lastcall.selectorLabels" . }}
+app.kubernetes.io/component: postgresql
+{{- end -}}
+
+{{- define "lastcall.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "lastcall.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lastcall.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Shutdown timings: one place computes them; the pod spec (grace period, preStop hook) and the
+app's env are both rendered from this dict, so they cannot disagree.
+Returns YAML: grace, preStop, margin, propagation, budget (= grace - preStop - margin).
+*/}}
+{{- define "lastcall.shutdown" -}}
+{{- $s := .Values.shutdown -}}
+{{- $grace := int $s.terminationGracePeriodSeconds -}}
+{{- $preStop := int $s.preStopSleepSeconds -}}
+{{- $margin := int $s.safetyMarginSeconds -}}
+{{- $propagation := 5 -}}
+{{- if gt $preStop 0 }}{{ $propagation = 0 }}{{ end -}}
+{{- if not (kindIs "invalid" $s.endpointPropagationSeconds) }}{{ $propagation = int $s.endpointPropagationSeconds }}{{ end -}}
+grace: {{ $grace }}
+preStop: {{ $preStop }}
+margin: {{ $margin }}
+propagation: {{ $propagation }}
+budget: {{ sub (sub $grace $preStop) $margin }}
+{{- end -}}
+
+{{/* Native sleep action from Kubernetes 1.30 (PodLifecycleSleepAction beta, on by default). */}}
+{{- define "lastcall.nativeSleep" -}}
+{{- if semverCompare ">=1.30-0" .Capabilities.KubeVersion.Version -}}true{{- end -}}
+{{- end -}}
+
+{{/* Which database the app uses: bundled | external | externalSecret | embedded */}}
+{{- define "lastcall.databaseMode" -}}
+{{- if .Values.postgresql.enabled -}}bundled
+{{- else if .Values.database.existingSecret -}}externalSecret
+{{- else if .Values.database.url -}}external
+{{- else -}}embedded
+{{- end -}}
+{{- end -}}
+
+{{/* The chart's own Secret is rendered only when it has something to hold. */}}
+{{- define "lastcall.secretData" -}}
+{{- if and (not .Values.secret.existingSecret) .Values.secret.apiKeys }}
+API_KEYS: {{ join "," .Values.secret.apiKeys | b64enc | quote }}
+{{- end }}
+{{- if and (not .Values.secret.existingSecret) .Values.secret.openaiApiKey }}
+OPENAI_API_KEY: {{ .Values.secret.openaiApiKey | b64enc | quote }}
+{{- end }}
+{{- if eq (include "lastcall.databaseMode" .) "external" }}
+DATABASE_URL: {{ .Values.database.url | b64enc | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "lastcall.postgresql.secretName" -}}
+{{- default (include "lastcall.postgresql.fullname" .) .Values.postgresql.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+Container env shared by the server and the helm test pod: API key, from wherever it lives.
+*/}}
+{{- define "lastcall.apiKeysEnv" -}}
+{{- if .Values.secret.existingSecret }}
+- name: API_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secret.existingSecret }}
+      key: API_KEYS
+      optional: true
+{{- else if .Values.secret.apiKeys }}
+- name: API_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "lastcall.fullname" . }}
+      key: API_KEYS
+{{- end }}
+{{- end -}}
+
+{{/*
+validateValues: the rules a JSON schema cannot express. Every problem is collected and the
+render fails once, listing them all.
+*/}}
+{{- define "lastcall.validateValues" -}}
+{{- $errors := list -}}
+{{- $sd := include "lastcall.shutdown" . | fromYaml -}}
+{{- $left := sub (int $sd.budget) (int $sd.propagation) -}}
+{{- if lt $left 2 -}}
+{{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) = %d s leaves no drain budget; it must be >= 2 (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) $left) -}}
+{{- end -}}
+{{- $mode := include "lastcall.databaseMode" . -}}
+{{- if and (eq $mode "embedded") (gt (int .Values.replicaCount) 1) -}}
+{{- $errors = append $errors (printf "replicaCount: %d replicas need a shared database, but none is configured (the embedded PGlite database holds an exclusive lock and lives in one pod); set postgresql.enabled=true, database.url or database.existingSecret, or replicaCount=1" (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- $dbSources := list -}}
+{{- if .Values.postgresql.enabled }}{{ $dbSources = append $dbSources "postgresql.enabled" }}{{ end -}}
+{{- if .Values.database.url }}{{ $dbSources = append $dbSources "database.url" }}{{ end -}}
+{{- if .Values.database.existingSecret }}{{ $dbSources = append $dbSources "database.existingSecret" }}{{ end -}}
+{{- if gt (len $dbSources) 1 -}}
+{{- $errors = append $errors (printf "database: choose one of postgresql.enabled, database.url and database.existingSecret (got %s)" (join ", " $dbSources)) -}}
+{{- end -}}
+{{- if and .Values.secret.existingSecret (or .Values.secret.apiKeys .Values.secret.openaiApiKey) -}}
+{{- $errors = append $errors "secret: secret.existingSecret is set, so secret.apiKeys and secret.openaiApiKey must be empty (put API_KEYS / OPENAI_API_KEY in that Secret)" -}}
+{{- end -}}
+{{- $us := .Values.updateStrategy -}}
+{{- if and (eq (toString $us.maxSurge) "0") (eq (toString $us.maxUnavailable) "0") -}}
+{{- $errors = append $errors "updateStrategy: maxSurge and maxUnavailable cannot both be 0" -}}
+{{- end -}}
+{{- if eq (int .Values.ports.http) (int .Values.ports.admin) -}}
+{{- $errors = append $errors (printf "ports: http and admin must differ (both %d)" (int .Values.ports.http)) -}}
+{{- end -}}
+{{- $reserved := list "PORT" "ADMIN_PORT" "REPLICA_ID" "TERMINATION_GRACE_PERIOD_SECONDS" "PRESTOP_SLEEP_SECONDS" "SHUTDOWN_SAFETY_MARGIN_SECONDS" "ENDPOINT_PROPAGATION_SECONDS" "DATABASE_URL" "API_KEYS" "OPENAI_API_KEY" "DATA_DIR" -}}
+{{- range .Values.extraEnv -}}
+{{- if has .name $reserved -}}
+{{- $errors = append $errors (printf "extraEnv: %s is set by the chart from its own values; use those instead" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (ne .Values.service.type "ClusterIP") (not (kindIs "invalid" .Values.service.nodePort)) (lt (int .Values.service.nodePort) 30000) -}}
+{{- $errors = append $errors (printf "service.nodePort: %d is outside the default NodePort range 30000-32767" (int .Values.service.nodePort)) -}}
+{{- end -}}
+{{- if $errors -}}
+{{- fail (printf "\n\nlastcall: invalid values (%d problem(s)):\n  - %s\n" (len $errors) (join "\n  - " $errors)) -}}
+{{- end -}}
+{{- end -}}
