@@ -4,16 +4,17 @@ import { openDatabase } from './db/database.js';
 import { systemClock } from './drain/clock.js';
 import { DrainEngine } from './drain/engine.js';
 import { PHASE_TABLE } from './drain/phases.js';
-import { writeTerminationMessage } from './drain/report.js';
+import { handleShutdownSignals } from './drain/signals.js';
 import { ConfigError } from './errors/errors.js';
 import type { Feature } from './feature.js';
 import { createAdminServer } from './health/admin-server.js';
 import { createPublicServer } from './http/public-server.js';
 import { createLlm } from './llm/llm.js';
-import { createLogger, type Logger } from './log/logger.js';
+import { createLogger } from './log/logger.js';
 import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
+import { createTasksFeature } from './tasks/feature.js';
 
 /** The composition root: the only place that wires modules together and starts the drain. */
 async function main(): Promise<void> {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     shutdownMetrics.ready.set(state === 'serving' ? 1 : 0);
   });
   shutdownMetrics.setState('starting');
-  installSignalHandlers(engine, config, logger);
+  handleShutdownSignals({ engine, budget: config.budget, logger, terminationMessagePath: config.TERMINATION_MESSAGE_PATH });
 
   const admin = createAdminServer({ registry, drain: engine.view, host: config.HOST, port: config.ADMIN_PORT });
   const adminPort = await admin.listen();
@@ -63,6 +64,18 @@ async function main(): Promise<void> {
   });
   const llm = await createLlm(config, logger);
   const features: Feature[] = [];
+  features.push(
+    createTasksFeature({
+      db,
+      llm,
+      drain: engine.view,
+      registry,
+      logger,
+      replica: config.REPLICA_ID,
+      leaseSeconds: config.TASK_LEASE_SECONDS,
+      concurrency: config.TASK_WORKER_CONCURRENCY,
+    }),
+  );
 
   const httpMetrics = createHttpMetrics(registry);
   const pub = createPublicServer({ config, drain: engine.view, metrics: httpMetrics, logger, features });
@@ -79,34 +92,6 @@ async function main(): Promise<void> {
     { port, adminPort, budgetMs: config.budget.totalMs, propagationMs: config.budget.propagationMs, database: db.kind, upstream: llm.upstream },
     'listening',
   );
-}
-
-function installSignalHandlers(engine: DrainEngine, config: Config, logger: Logger): void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (engine.started) {
-      logger.warn({ signal }, 'shutdown already in progress; signal ignored');
-      return;
-    }
-    if (engine.view.current === 'starting') {
-      // Nothing was accepted yet, so there is nothing to drain or hand off.
-      logger.info({ signal }, 'signal during start-up: exiting');
-      process.exit(0);
-    }
-    logger.info({ signal, budgetMs: config.budget.totalMs }, 'shutdown started');
-    // If the event loop is somehow still alive at the budget's end, leave anyway: exit 0 before
-    // the kubelet's SIGKILL is the promise.
-    setTimeout(() => {
-      logger.error('drain overran its budget; exiting now');
-      process.exit(0);
-    }, config.budget.totalMs).unref();
-    void engine.start(signal).then((report) => {
-      const written = writeTerminationMessage(config.TERMINATION_MESSAGE_PATH, report);
-      logger.info({ report, terminationMessage: written }, 'drain report');
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 function fail(err: unknown): never {

@@ -49,14 +49,30 @@ export class ConnectionTracker {
     if (this.closing) return;
     this.closing = true;
     this.server.close();
-    for (const [socket, count] of this.active) if (count === 0) socket.end();
+    // Node's parser knows a socket that is midway through sending request headers is not idle;
+    // such a request completes and gets the 503 + Connection: close answer instead of a reset.
+    this.server.closeIdleConnections();
   }
 
-  /** Resolves when no request is in flight, or when `signal` aborts. */
+  /**
+   * Sockets still open that we have not ended: after intake stops these are the ones midway
+   * through a request, whose answer (503 or the response) must still be written.
+   */
+  private get socketsNotEnded(): number {
+    let n = 0;
+    for (const socket of this.active.keys()) if (!socket.destroyed && !socket.writableEnded) n++;
+    return n;
+  }
+
+  /**
+   * Resolves when no request is in flight and, once intake has stopped, no socket is midway
+   * through sending one — or when `signal` aborts.
+   */
   whenIdle(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const check = () => {
-        if (this.requestsInFlight === 0 || signal.aborted) {
+        const idle = this.requestsInFlight === 0 && (!this.closing || this.socketsNotEnded === 0);
+        if (idle || signal.aborted) {
           this.idleWaiters.delete(check);
           signal.removeEventListener('abort', check);
           resolve();

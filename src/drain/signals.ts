@@ -1,0 +1,42 @@
+import type { Logger } from '../log/logger.js';
+import type { ShutdownBudget } from './budget.js';
+import type { DrainEngine } from './engine.js';
+import { writeTerminationMessage } from './report.js';
+
+/**
+ * SIGTERM and SIGINT start the drain once; a repeated signal is logged and ignored. When the
+ * sequence ends the report goes to the log and the termination message, and the process exits 0.
+ */
+export function handleShutdownSignals(opts: {
+  engine: DrainEngine;
+  budget: ShutdownBudget;
+  logger: Logger;
+  terminationMessagePath: string;
+}): void {
+  const { engine, budget, logger } = opts;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (engine.started) {
+      logger.warn({ signal }, 'shutdown already in progress; signal ignored');
+      return;
+    }
+    if (engine.view.current === 'starting') {
+      // Nothing was accepted yet, so there is nothing to drain or hand off.
+      logger.info({ signal }, 'signal during start-up: exiting');
+      process.exit(0);
+    }
+    logger.info({ signal, budgetMs: budget.totalMs }, 'shutdown started');
+    // The engine never waits past a deadline, but if the event loop were held hostage the
+    // promise still stands: exit 0 before the kubelet's SIGKILL.
+    setTimeout(() => {
+      logger.error('drain overran its budget; exiting now');
+      process.exit(0);
+    }, budget.totalMs).unref();
+    void engine.start(signal).then((report) => {
+      const written = writeTerminationMessage(opts.terminationMessagePath, report);
+      logger.info({ report, terminationMessage: written }, 'drain report');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

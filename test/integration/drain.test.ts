@@ -1,0 +1,145 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { rawConnection } from '../support/http.js';
+import { runServiceToExit, startService, type ServiceProcess } from '../support/service.js';
+
+const running: ServiceProcess[] = [];
+afterEach(() => {
+  for (const s of running.splice(0)) s.kill('SIGKILL');
+});
+async function service(env: Record<string, string> = {}) {
+  const s = await startService(env);
+  running.push(s);
+  return s;
+}
+const get = (url: string) => fetch(url).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+describe('SIGTERM on a real process', () => {
+  it('flips readiness at once, keeps liveness, serves during announce with Connection: close, then closes idle sockets cleanly', async () => {
+    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '1.5', TERMINATION_GRACE_PERIOD_SECONDS: '10' });
+    const idle = await rawConnection(svc.port);
+    const busy = await rawConnection(svc.port);
+    // Both keep-alive sockets have served a request before the signal.
+    for (const c of [idle, busy]) {
+      c.write('GET /v1/unknown HTTP/1.1\r\nHost: t\r\n\r\n');
+      expect((await c.response()).headers.connection).toBe('keep-alive');
+    }
+    const t0 = performance.now();
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.phase === 'announce');
+    expect((await get(`${svc.adminUrl}/readyz`)).status).toBe(503);
+    expect((await get(`${svc.adminUrl}/livez`)).status).toBe(200);
+
+    // A request sent during announce on an old keep-alive socket is answered, not reset.
+    busy.write('GET /v1/unknown HTTP/1.1\r\nHost: t\r\n\r\n');
+    const during = await busy.response();
+    expect(during.status).toBe(404);
+    expect(during.headers.connection).toBe('close');
+    await busy.closed();
+    expect(busy.closedBy).toBe('end');
+
+    // The idle socket is closed cleanly (FIN, no reset) once intake stops.
+    await idle.closed();
+    expect(idle.closedBy).toBe('end');
+    expect(idle.errorCode).toBeUndefined();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_400);
+
+    const exit = await svc.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - t0).toBeLessThan(8_000); // budget: 10 − 0 − 2
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string }[]; withinBudget: boolean };
+    expect(report.phases.map((p) => p.name)).toEqual(['announce', 'stop-intake', 'drain', 'handoff', 'release', 'exit']);
+    expect(report.withinBudget).toBe(true);
+  });
+
+  it('answers a request that arrives on an old socket after stop-intake with 503, Retry-After and Connection: close', async () => {
+    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '10' });
+    const conn = await rawConnection(svc.port);
+    // Headers half-sent when the signal lands: the socket is not idle, so it is not cut.
+    conn.write('GET /v1/anything HTTP/1.1\r\nHost: t\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.msg === 'shutdown phase ended' && l.phase === 'stop-intake');
+    conn.write('\r\n');
+    const res = await conn.response();
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.headers.connection).toBe('close');
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'draining' } });
+    expect((await svc.exited).code).toBe(0);
+  });
+
+  it('ignores a second signal and still exits 0 once', async () => {
+    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '1' });
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.phase === 'announce');
+    svc.kill('SIGINT');
+    await svc.waitForLog((l) => l.msg === 'shutdown already in progress; signal ignored');
+    expect((await svc.exited).code).toBe(0);
+    expect(svc.logs.filter((l) => l.msg === 'drain report')).toHaveLength(1);
+    expect(svc.logs.filter((l) => l.msg === 'shutdown phase started' && l.phase === 'announce')).toHaveLength(1);
+  });
+
+  it('writes the drain report where the kubelet reads termination messages', async () => {
+    const fs = await import('node:fs');
+    const svc = await service();
+    fs.writeFileSync(`${svc.dataDir}/termination-log`, '');
+    svc.kill('SIGTERM');
+    expect((await svc.exited).code).toBe(0);
+    const msg = JSON.parse(fs.readFileSync(`${svc.dataDir}/termination-log`, 'utf8')) as { phases: unknown[]; reason: string };
+    expect(msg.reason).toBe('SIGTERM');
+    expect(msg.phases).toHaveLength(6);
+  });
+});
+
+describe('start-up validation', () => {
+  it('exits 1 with one readable line naming the bad variable', async () => {
+    const r = await runServiceToExit({ TERMINATION_GRACE_PERIOD_SECONDS: 'soon' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^lastcall: invalid environment: TERMINATION_GRACE_PERIOD_SECONDS: /);
+  });
+
+  it('refuses a preStop that leaves no drain budget, naming the numbers', async () => {
+    const r = await runServiceToExit({ TERMINATION_GRACE_PERIOD_SECONDS: '10', PRESTOP_SLEEP_SECONDS: '9' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/shutdown budget too small: .*PRESTOP_SLEEP_SECONDS \(9\)/);
+  });
+
+  it('refuses a second process on the same embedded database directory', async () => {
+    const first = await service();
+    const r = await runServiceToExit({ DATA_DIR: first.dataDir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/in use by another lastcall process.*DATABASE_URL/);
+  });
+});
+
+describe('public API errors', () => {
+  it('answers bad requests with 4xx JSON naming the problem', async () => {
+    const svc = await service({ MAX_BODY_BYTES: '1024' });
+    const post = (path: string, body: string, type = 'application/json') =>
+      fetch(`${svc.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { error: { code: string; message: string } },
+      }));
+    const malformed = await post('/v1/anything', '{"messages": [');
+    expect(malformed).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
+    const huge = await post('/v1/anything', JSON.stringify({ x: 'y'.repeat(2048) }));
+    expect(huge).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+    expect(huge.body.error.message).toMatch(/1024 bytes/);
+    const wrongType = await post('/v1/anything', 'hello', 'text/plain');
+    expect(wrongType).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    const unknown = await get(`${svc.url}/v1/nope`);
+    expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+  });
+
+  it('requires a known bearer key when API_KEYS is set', async () => {
+    const svc = await service({ API_KEYS: 'k-one,k-two' });
+    const r = await fetch(`${svc.url}/v1/anything`);
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await r.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    const ok = await fetch(`${svc.url}/v1/anything`, { headers: { authorization: 'Bearer k-two' } });
+    expect(ok.status).toBe(404);
+    expect(svc.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/k-one|k-two/);
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'e2e/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Real processes and servers per file: two at a time fits the 2-core machines.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
