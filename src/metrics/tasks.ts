@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { METRICS } from './names.js';
+
+export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
+export type RecoveryVia = 'handoff' | 'expiry';
+
+export function createTaskMetrics(registry: Registry) {
+  return {
+    active: new Gauge({
+      name: METRICS.tasksActive,
+      help: 'Tasks this replica holds a lease on and is running',
+      registers: [registry],
+    }),
+    total: new Counter({
+      name: METRICS.tasksTotal,
+      help: 'Tasks that reached a final state, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    handoffs: new Counter({
+      name: METRICS.taskHandoffs,
+      help: 'Task leases this replica released during shutdown for another replica to claim',
+      registers: [registry],
+    }),
+    recovered: new Counter({
+      name: METRICS.tasksRecovered,
+      help: 'Tasks this replica resumed from a checkpoint: released at handoff, or after the lease expired',
+      labelNames: ['via'],
+      registers: [registry],
+    }),
+    checkpoints: new Counter({
+      name: METRICS.taskCheckpoints,
+      help: 'Task steps committed (one epoch-fenced transaction each)',
+      registers: [registry],
+    }),
+    stepDuration: new Histogram({
+      name: METRICS.taskStepDuration,
+      help: 'Time to run one task step, checkpoint included, by step kind',
+      labelNames: ['kind'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+export type TaskMetrics = ReturnType<typeof createTaskMetrics>;

@@ -1,0 +1,75 @@
+import type { Response } from 'express';
+import { sleep, systemClock } from '../drain/clock.js';
+import type { Logger } from '../log/logger.js';
+import { isFinal } from './state.js';
+import type { StepRow, TaskStore } from './store.js';
+import { stepView } from './view.js';
+
+const POLL_MS = 150;
+const PAGE = 50;
+/** What a client following an `end` event waits before reconnecting to another replica. */
+const RETRY_AFTER_MS = 1_000;
+
+/**
+ * A task's progress as SSE, read from the database rather than from the worker, so any replica
+ * can serve any task and a reconnect resumes from `Last-Event-ID` (the last step index seen).
+ */
+export class TaskEvents {
+  private readonly open = new Set<() => void>();
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+    res.write(`retry: ${RETRY_AFTER_MS}\n\n`);
+    const closed = new AbortController();
+    res.once('close', () => closed.abort());
+    let last = after;
+    const send = (event: string, data: unknown, id?: number) => {
+      if (!res.writableEnded) res.write(`event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+    };
+    const shutdown = () => {
+      send('end', {
+        reason: 'server_shutdown',
+        resumable: true,
+        task_id: task.id,
+        last_event_id: last >= 0 ? last : null,
+        retry_after_ms: RETRY_AFTER_MS,
+      });
+      closed.abort();
+    };
+    this.open.add(shutdown);
+    try {
+      while (!closed.signal.aborted) {
+        // Status first, then steps: a final status is committed with (or after) every step, so
+        // once it is seen the step query that follows returns all that remain.
+        const current = await this.store.get(task.id, task.owner);
+        const steps: StepRow[] = await this.store.steps(task.id, last, PAGE);
+        for (const s of steps) {
+          send('step', stepView(s), s.idx);
+          last = s.idx;
+        }
+        if (!current || (isFinal(current.status) && steps.length < PAGE)) {
+          send('done', { status: current?.status ?? 'cancelled', result: current?.result ?? null, error: current?.error ?? undefined });
+          break;
+        }
+        if (steps.length < PAGE) await sleep(systemClock, POLL_MS, closed.signal);
+      }
+    } catch (err) {
+      this.logger.warn({ taskId: task.id, err: (err as Error).message }, 'task event stream failed');
+    } finally {
+      this.open.delete(shutdown);
+      res.end();
+    }
+  }
+
+  /** `handoff`: every open stream gets a resumable `end` event and is closed. */
+  endAll(): number {
+    const n = this.open.size;
+    for (const end of [...this.open]) end();
+    return n;
+  }
+}

@@ -1,0 +1,71 @@
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import { badRequest, conflict, notFound } from '../errors/errors.js';
+import { ownerOf } from '../http/auth.js';
+import { route } from '../http/routes.js';
+import type { TaskMetrics } from '../metrics/tasks.js';
+import type { TaskEvents } from './events.js';
+import { DEFAULT_MAX_STEPS, MAX_STEPS, MIN_STEPS } from './plan.js';
+import type { TaskStore } from './store.js';
+import { taskView } from './view.js';
+import type { TaskWorker } from './worker.js';
+
+const createTask = z.object({
+  prompt: z.string().min(1).max(8000),
+  max_steps: z.number().int().min(MIN_STEPS).max(MAX_STEPS).default(DEFAULT_MAX_STEPS),
+});
+
+/** POST /v1/tasks, GET and DELETE /v1/tasks/:id, GET /v1/tasks/:id/events (SSE). */
+export function mountTaskRoutes(
+  api: Router,
+  deps: { store: TaskStore; worker: TaskWorker; events: TaskEvents; metrics: TaskMetrics },
+): void {
+  const { store, worker, events, metrics } = deps;
+
+  route(api, '/tasks', {
+    post: async (req, res) => {
+      const body = createTask.parse(req.body ?? {});
+      const id = await store.create(ownerOf(res), body.prompt, body.max_steps);
+      res.status(202).location(`/v1/tasks/${id}`).json({ id, status: 'queued' });
+    },
+  });
+
+  route(api, '/tasks/:id', {
+    get: async (req, res) => {
+      const task = await store.get(String(req.params.id), ownerOf(res));
+      if (!task) throw notFound('task');
+      res.json(taskView(task, await store.steps(task.id)));
+    },
+    delete: async (req, res) => {
+      const id = String(req.params.id);
+      const owner = ownerOf(res);
+      if (await store.cancel(id, owner)) {
+        metrics.total.inc({ outcome: 'cancelled' });
+        worker.cancelLocal(id);
+      }
+      const task = await store.get(id, owner);
+      if (!task) throw notFound('task');
+      if (task.status !== 'cancelled') throw conflict('task_finished', `task is already ${task.status}; only queued or running tasks can be cancelled`);
+      res.json(taskView(task, await store.steps(task.id)));
+    },
+  });
+
+  route(api, '/tasks/:id/events', {
+    get: async (req, res) => {
+      const after = resumeAfter(req);
+      const task = await store.get(String(req.params.id), ownerOf(res));
+      if (!task) throw notFound('task');
+      await events.serve(res, task, after);
+    },
+  });
+}
+
+/** Where a (re)connecting client resumes: `Last-Event-ID` (an EventSource's own) or `?after=N`. */
+export function resumeAfter(req: Pick<Request, 'get' | 'query'>): number {
+  const raw = req.get('last-event-id') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
+  if (raw === undefined || raw === '') return -1;
+  if (!/^-?\d{1,6}$/.test(raw) || Number(raw) < -1) {
+    throw badRequest('invalid_after', 'Last-Event-ID / after must be a step index (an integer ≥ -1)');
+  }
+  return Number(raw);
+}

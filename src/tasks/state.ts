@@ -1,0 +1,31 @@
+/**
+ * Task states and the rules between them, shared by the HTTP layer and the worker.
+ * queued → running → completed | failed | cancelled; running may go back to unleased (handoff,
+ * expiry) and be claimed again, still `running`, by any replica.
+ */
+export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export type FinalStatus = Extract<TaskStatus, 'completed' | 'failed' | 'cancelled'>;
+
+export function isFinal(status: TaskStatus): status is FinalStatus {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+/** Steps retried this many times in a row (one `attempts` count per task) before it fails. */
+export const MAX_STEP_ATTEMPTS = 3;
+
+/** Backoff before retry `attempt` (1-based): 250 ms, 500 ms, 1 s, capped at 4 s. */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(4_000, 250 * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Why a claim found the task free: a replica released it at shutdown (`handoff`), its holder
+ * stopped heartbeating (`expiry`), or nobody ever held it (a fresh task, not a recovery).
+ */
+export function recoveryVia(previous: { releasedBy: string | null; leaseHolder: string | null }): 'handoff' | 'expiry' | undefined {
+  if (previous.releasedBy !== null) return 'handoff';
+  if (previous.leaseHolder !== null) return 'expiry';
+  return undefined;
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.js';
+import type { CommittedStep, StepKind, StepOutput } from './plan.js';
+import { recoveryVia, type TaskStatus } from './state.js';
+
+/**
+ * Every SQL statement about tasks. The queue is a lease table we own instead of pg-boss: we need
+ * leases of a few seconds with a heartbeat, a release at handoff that another replica claims at
+ * once, per-step checkpoints fenced by an epoch, and the same SQL on PGlite and PostgreSQL.
+ * pg-boss 12's shortest heartbeat is 10 s, it finds stale jobs in a 60 s supervise pass, and it
+ * needs Node ≥ 22.12 — none of which fits a 15 s lease and a sub-second handoff.
+ *
+ * Every write by a lease holder is fenced by (epoch, lease_holder, status = 'running'): a
+ * replica that lost its lease, or whose task was cancelled, changes nothing.
+ */
+export interface TaskRow {
+  readonly id: string;
+  readonly owner: string;
+  readonly prompt: string;
+  readonly max_steps: number;
+  readonly status: TaskStatus;
+  readonly epoch: number;
+  readonly attempts: number;
+  readonly result: unknown;
+  readonly error: string | null;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+export interface StepRow {
+  readonly idx: number;
+  readonly kind: StepKind;
+  readonly output: StepOutput;
+  readonly replica: string;
+  readonly epoch: number;
+  readonly created_at: Date;
+}
+
+/** A claimed task: the epoch that fences our writes, what is committed, and how we got it. */
+export interface Lease {
+  readonly task: TaskRow;
+  readonly epoch: number;
+  readonly steps: CommittedStep[];
+  readonly via: 'handoff' | 'expiry' | undefined;
+}
+
+/** The fence on a lease-holder write: no row matched, so the lease (or the task) is gone. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+  constructor(readonly taskId: string) {
+    super(`lease on task ${taskId} lost (taken over, expired or cancelled)`);
+  }
+}
+
+/** 144 random bits: ids are unguessable, and ownership is checked on every read anyway. */
+export const newTaskId = () => `task_${randomBytes(18).toString('base64url')}`;
+
+const TASK_COLUMNS = 'id, owner, prompt, max_steps, status, epoch, attempts, result, error, created_at, updated_at';
+const FENCE = `id = $1 AND epoch = $2 AND lease_holder = $3 AND status = 'running'`;
+const LEASE = `now() + ($4::float8 * interval '1 second')`;
+
+export class TaskStore {
+  constructor(
+    private readonly db: Database,
+    private readonly replica: string,
+    private readonly leaseSeconds: number,
+  ) {}
+
+  async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
+    const id = newTaskId();
+    await this.db.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
+      id,
+      owner,
+      prompt,
+      maxSteps,
+    ]);
+    return id;
+  }
+
+  /** The task if `owner` owns it; another owner's task looks exactly like a missing one. */
+  async get(id: string, owner: string): Promise<TaskRow | undefined> {
+    const r = await this.db.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1 AND owner = $2`, [id, owner]);
+    return r.rows[0];
+  }
+
+  async steps(id: string, after = -1, limit = 100): Promise<StepRow[]> {
+    const r = await this.db.query<StepRow>(
+      'SELECT idx, kind, output, replica, epoch, created_at FROM task_steps WHERE task_id = $1 AND idx > $2 ORDER BY idx LIMIT $3',
+      [id, after, limit],
+    );
+    return r.rows;
+  }
+
+  /** Cancels a queued or running task; returns false when it was already final (or not ours). */
+  async cancel(id: string, owner: string): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE tasks SET status = 'cancelled', lease_holder = NULL, lease_expires_at = NULL, updated_at = now()
+       WHERE id = $1 AND owner = $2 AND status IN ('queued', 'running')`,
+      [id, owner],
+    );
+    return r.rowCount === 1;
+  }
+
+  /**
+   * Takes the oldest task nobody holds: never leased, released at a handoff, or whose holder
+   * stopped heartbeating. SKIP LOCKED lets replicas claim side by side without waiting on each
+   * other; bumping the epoch fences off whoever held it before.
+   */
+  async claim(): Promise<Lease | undefined> {
+    return this.db.transaction(async (c) => {
+      const r = await c.query<TaskRow & { prev_released_by: string | null; prev_holder: string | null }>(
+        `WITH free AS (
+           SELECT id, released_by, lease_holder FROM tasks
+           WHERE status IN ('queued', 'running') AND (lease_holder IS NULL OR lease_expires_at < now())
+           ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
+         )
+         UPDATE tasks t SET lease_holder = $1, lease_expires_at = now() + ($2::float8 * interval '1 second'),
+           epoch = t.epoch + 1, status = 'running', released_by = NULL, claimed_at = now(), updated_at = now()
+         FROM free WHERE t.id = free.id
+         RETURNING t.id, t.owner, t.prompt, t.max_steps, t.status, t.epoch, t.attempts, t.result, t.error,
+           t.created_at, t.updated_at, free.released_by AS prev_released_by, free.lease_holder AS prev_holder`,
+        [this.replica, this.leaseSeconds],
+      );
+      const row = r.rows[0];
+      if (!row) return undefined;
+      const steps = await c.query<StepRow>('SELECT idx, kind, output FROM task_steps WHERE task_id = $1 ORDER BY idx', [row.id]);
+      const { prev_released_by, prev_holder, ...task } = row;
+      return {
+        task,
+        epoch: task.epoch,
+        steps: steps.rows.map((s) => ({ index: s.idx, kind: s.kind, output: s.output })),
+        via: recoveryVia({ releasedBy: prev_released_by, leaseHolder: prev_holder }),
+      };
+    });
+  }
+
+  /** Extends the lease; false when it is no longer ours (taken over or cancelled). */
+  async heartbeat(id: string, epoch: number): Promise<boolean> {
+    const r = await this.db.query(`UPDATE tasks SET lease_expires_at = ${LEASE} WHERE ${FENCE}`, [
+      id,
+      epoch,
+      this.replica,
+      this.leaseSeconds,
+    ]);
+    return r.rowCount === 1;
+  }
+
+  /**
+   * Commits one step in one transaction: the fenced task update first (it locks the row and
+   * proves the lease), then the step keyed by (task, index) — a re-run after a crash can never
+   * record it twice. The last step also completes the task with its result.
+   */
+  async checkpoint(id: string, epoch: number, step: CommittedStep, input: unknown, result?: unknown): Promise<void> {
+    await this.db.transaction(async (c) => {
+      const done = result !== undefined;
+      const u = await c.query(
+        `UPDATE tasks SET attempts = 0, updated_at = now(),
+         ${done ? `status = 'completed', result = $4, lease_holder = NULL, lease_expires_at = NULL` : `lease_expires_at = ${LEASE}`}
+         WHERE ${FENCE}`,
+        [id, epoch, this.replica, done ? JSON.stringify(result) : this.leaseSeconds],
+      );
+      if (u.rowCount !== 1) throw new LeaseLost(id);
+      await insertStep(c, id, epoch, this.replica, step, input);
+    });
+  }
+
+  /** Counts a failed attempt at the current step; returns the count so far. */
+  async recordAttempt(id: string, epoch: number): Promise<number> {
+    const r = await this.db.query<{ attempts: number }>(
+      `UPDATE tasks SET attempts = attempts + 1, updated_at = now() WHERE ${FENCE} RETURNING attempts`,
+      [id, epoch, this.replica],
+    );
+    const row = r.rows[0];
+    if (!row) throw new LeaseLost(id);
+    return row.attempts;
+  }
+
+  async fail(id: string, epoch: number, error: string): Promise<void> {
+    const r = await this.db.query(
+      `UPDATE tasks SET status = 'failed', error = $4, lease_holder = NULL, lease_expires_at = NULL, updated_at = now() WHERE ${FENCE}`,
+      [id, epoch, this.replica, error.slice(0, 2000)],
+    );
+    if (r.rowCount !== 1) throw new LeaseLost(id);
+  }
+
+  /** Gives the lease back at once so any replica can claim the task on its next poll. */
+  async release(id: string, epoch: number): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE tasks SET lease_holder = NULL, lease_expires_at = NULL, released_by = $3, released_at = now(), updated_at = now()
+       WHERE ${FENCE}`,
+      [id, epoch, this.replica],
+    );
+    return r.rowCount === 1;
+  }
+}
+
+function insertStep(c: Queryable, id: string, epoch: number, replica: string, step: CommittedStep, input: unknown) {
+  return c.query(
+    `INSERT INTO task_steps (task_id, idx, kind, input, output, replica, epoch) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (task_id, idx) DO NOTHING`,
+    [id, step.index, step.kind, JSON.stringify(input), JSON.stringify(step.output), replica, epoch],
+  );
+}

@@ -1,0 +1,225 @@
+import type { Deadline } from '../drain/clock.js';
+import { sleep, systemClock } from '../drain/clock.js';
+import type { Llm } from '../llm/llm.js';
+import type { Logger } from '../log/logger.js';
+import type { TaskMetrics } from '../metrics/tasks.js';
+import { planSteps, stepRequest } from './plan.js';
+import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
+import { runStep, stepInput, type SearchFn } from './steps.js';
+import { LeaseLost, type Lease, type TaskStore } from './store.js';
+
+export interface TaskWorkerOptions {
+  readonly store: TaskStore;
+  readonly llm: Llm;
+  readonly search: SearchFn | undefined;
+  readonly metrics: TaskMetrics;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  readonly leaseSeconds: number;
+}
+
+/** Why a running task stops before its end: shutdown hands it off, or it is no longer ours. */
+type StopReason = 'handoff' | 'lease-lost' | 'cancelled';
+
+interface Run {
+  readonly abort: AbortController;
+}
+
+const POLL_MIN_MS = 200;
+const POLL_JITTER_MS = 300;
+
+/**
+ * Claims tasks up to the concurrency limit and runs them step by step, checkpointing each step
+ * before the next begins. Shutdown: stop claiming; in `drain` each task finishes its current step
+ * and gives its lease back at once; in `handoff` steps still running are aborted and released.
+ */
+export class TaskWorker {
+  private readonly runs = new Map<string, Run>();
+  private readonly idleWaiters = new Set<() => void>();
+  /** Cuts retry backoffs short once draining, so a retrying task is released at once. */
+  private readonly drainSignal = new AbortController();
+  private claiming = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private released = 0;
+
+  constructor(private readonly opts: TaskWorkerOptions) {}
+
+  get running(): number {
+    return this.runs.size;
+  }
+
+  start(): void {
+    if (this.claiming || this.drainSignal.signal.aborted) return;
+    this.claiming = true;
+    this.schedulePoll();
+  }
+
+  stopClaiming(): void {
+    this.claiming = false;
+    clearTimeout(this.pollTimer);
+  }
+
+  /** Stops this replica's run of a task that was just cancelled, without waiting for a heartbeat. */
+  cancelLocal(id: string): void {
+    this.runs.get(id)?.abort.abort('cancelled' satisfies StopReason);
+  }
+
+  /** `drain`: let current steps finish, then each task releases its lease; waits for that. */
+  async drain(deadline: Deadline): Promise<{ handedOff: number; stillRunning: number }> {
+    this.stopClaiming();
+    this.drainSignal.abort();
+    const before = this.released;
+    await this.whenIdle(deadline.signal);
+    return { handedOff: this.released - before, stillRunning: this.runs.size };
+  }
+
+  /** `handoff`: abort steps still running (they re-run from the last checkpoint elsewhere). */
+  async handoff(deadline: Deadline): Promise<{ handedOff: number; notReleased: number }> {
+    this.stopClaiming();
+    this.drainSignal.abort();
+    const before = this.released;
+    for (const run of this.runs.values()) run.abort.abort('handoff' satisfies StopReason);
+    await this.whenIdle(deadline.signal);
+    return { handedOff: this.released - before, notReleased: this.runs.size };
+  }
+
+  private schedulePoll(): void {
+    if (!this.claiming) return;
+    this.pollTimer = setTimeout(() => void this.poll(), POLL_MIN_MS + Math.random() * POLL_JITTER_MS);
+    this.pollTimer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      while (this.claiming && this.runs.size < this.opts.concurrency) {
+        const lease = await this.opts.store.claim();
+        if (!lease) break;
+        this.begin(lease);
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'task claim failed; retrying on the next poll');
+    } finally {
+      this.schedulePoll();
+    }
+  }
+
+  private begin(lease: Lease): void {
+    const { metrics, logger } = this.opts;
+    const id = lease.task.id;
+    const run: Run = { abort: new AbortController() };
+    this.runs.set(id, run);
+    metrics.active.inc();
+    if (lease.via) {
+      metrics.recovered.inc({ via: lease.via });
+      logger.info({ taskId: id, via: lease.via, epoch: lease.epoch, fromStep: lease.steps.length }, 'task recovered');
+    }
+    void this.execute(lease, run)
+      .catch((err) => logger.error({ taskId: id, err: (err as Error).message }, 'task run failed unexpectedly'))
+      .finally(() => {
+        this.runs.delete(id);
+        metrics.active.dec();
+        for (const w of [...this.idleWaiters]) w();
+      });
+  }
+
+  private async execute(lease: Lease, run: Run): Promise<void> {
+    const { store, metrics, logger } = this.opts;
+    const { task, epoch, steps } = lease;
+    const signal = run.abort.signal;
+    const stopHeartbeat = this.heartbeat(task.id, epoch, run.abort);
+    try {
+      const kinds = planSteps(task.prompt, task.max_steps);
+      // A claim taken just as intake stopped is handed straight back, like any drained task.
+      while (steps.length < kinds.length && !signal.aborted && !this.drainSignal.signal.aborted) {
+        const index = steps.length;
+        const kind = kinds[index]!;
+        const req = stepRequest(task.prompt, kind, steps);
+        const started = performance.now();
+        const last = index === kinds.length - 1;
+        let step;
+        try {
+          const output = await runStep(req, { llm: this.opts.llm, search: this.opts.search, owner: task.owner }, signal);
+          step = { index, kind, output };
+          await store.checkpoint(task.id, epoch, step, stepInput(req), last ? output : undefined);
+        } catch (err) {
+          if (err instanceof LeaseLost) throw err;
+          if (signal.aborted) break;
+          const attempts = await store.recordAttempt(task.id, epoch);
+          const message = (err as Error).message;
+          if (attempts >= MAX_STEP_ATTEMPTS) {
+            await store.fail(task.id, epoch, `step ${index} (${kind}) failed ${attempts} times: ${message}`);
+            metrics.total.inc({ outcome: 'failed' });
+            logger.warn({ taskId: task.id, step: index, attempts, err: message }, 'task failed');
+            return;
+          }
+          logger.info({ taskId: task.id, step: index, attempts, err: message }, 'task step failed; retrying');
+          await sleep(systemClock, retryDelayMs(attempts), AbortSignal.any([signal, this.drainSignal.signal]));
+          continue;
+        }
+        steps.push(step);
+        metrics.checkpoints.inc();
+        metrics.stepDuration.observe({ kind }, (performance.now() - started) / 1000);
+        if (last) {
+          metrics.total.inc({ outcome: 'completed' });
+          logger.debug({ taskId: task.id, steps: steps.length }, 'task completed');
+          return;
+        }
+      }
+      const reason = signal.aborted ? (signal.reason as StopReason) : 'handoff';
+      if (reason === 'handoff') await this.giveBack(task.id, epoch, steps.length);
+      else logger.info({ taskId: task.id, reason }, 'task stopped on this replica');
+    } catch (err) {
+      if (!(err instanceof LeaseLost)) throw err;
+      logger.info({ taskId: task.id }, err.message);
+    } finally {
+      stopHeartbeat();
+    }
+  }
+
+  private async giveBack(id: string, epoch: number, committed: number): Promise<void> {
+    if (!(await this.opts.store.release(id, epoch))) return;
+    this.released++;
+    this.opts.metrics.handoffs.inc();
+    this.opts.logger.info({ taskId: id, committedSteps: committed }, 'task released for handoff');
+  }
+
+  /**
+   * Extends the lease every lease/3. A failed extension (taken over or cancelled) stops the run
+   * at once; so does a database that has not confirmed the lease for a whole lease period,
+   * because by then another replica may rightly have claimed it.
+   */
+  private heartbeat(id: string, epoch: number, abort: AbortController): () => void {
+    const leaseMs = this.opts.leaseSeconds * 1000;
+    let confirmedAt = performance.now();
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        if (await this.opts.store.heartbeat(id, epoch)) confirmedAt = performance.now();
+        else abort.abort('lease-lost' satisfies StopReason);
+      } catch (err) {
+        this.opts.logger.warn({ taskId: id, err: (err as Error).message }, 'task heartbeat failed');
+        if (performance.now() - confirmedAt > leaseMs) abort.abort('lease-lost' satisfies StopReason);
+      } finally {
+        busy = false;
+      }
+    }, leaseMs / 3);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private whenIdle(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.runs.size > 0 && !signal.aborted) return;
+        this.idleWaiters.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve();
+      };
+      this.idleWaiters.add(check);
+      signal.addEventListener('abort', check, { once: true });
+      check();
+    });
+  }
+}
