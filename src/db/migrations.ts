@@ -84,4 +84,13 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (owner, id)
       );`,
   },
+  {
+    id: 20,
+    name: 'tasks_lease_times',
+    // When a lease was last taken and last given back, so the handoff-to-resume latency can be
+    // read from the database clock that every replica shares.
+    sql: `
+      ALTER TABLE tasks ADD COLUMN claimed_at timestamptz;
+      ALTER TABLE tasks ADD COLUMN released_at timestamptz;`,
+  },
 ];
