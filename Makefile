@@ -82,5 +82,6 @@ manifests: ## regenerate k8s/manifests/lastcall.yaml from the chart
 	@mv $(MANIFESTS).tmp $(MANIFESTS)
 	@echo "wrote $(MANIFESTS)"
 
-dashboard: ## regenerate the chart's Grafana dashboard JSON from dashboards/lastcall.ts
+dashboard: ## regenerate the chart's Grafana dashboard JSON from dashboards/lastcall.ts (and the manifests that embed it)
 	npx tsx dashboards/generate.ts
+	@$(MAKE) --no-print-directory manifests
