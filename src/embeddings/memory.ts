@@ -1,0 +1,50 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { setTimeout as wait } from 'node:timers/promises';
+
+/** The figures the kubelet (RSS) and Node (external, array buffers) report for this process. */
+export interface MemorySnapshot {
+  readonly rss: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+export function memorySnapshot(): MemorySnapshot {
+  const { rss, external, arrayBuffers } = process.memoryUsage();
+  return { rss, external, arrayBuffers };
+}
+
+/** How much each figure went down from `before` to `after` (negative if it grew). */
+export function memoryReturned(before: MemorySnapshot, after: MemorySnapshot): MemorySnapshot {
+  return {
+    rss: before.rss - after.rss,
+    external: before.external - after.external,
+    arrayBuffers: before.arrayBuffers - after.arrayBuffers,
+  };
+}
+
+/**
+ * Collects garbage so that buffers the model held are freed before memory is measured. Without
+ * --expose-gc the collector is exposed on demand; this runs only at shutdown, where the
+ * flag's late change can no longer surprise anything.
+ */
+export async function collectGarbage(settleMs: number, signal?: AbortSignal): Promise<void> {
+  gcFunction()?.();
+  // Native finalizers (ONNX tensors, external buffers) run after the collection, off this tick.
+  await wait(settleMs, undefined, { signal, ref: false }).catch(() => undefined);
+  gcFunction()?.();
+}
+
+let exposed: (() => void) | undefined;
+function gcFunction(): (() => void) | undefined {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  if (!exposed) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      exposed = vm.runInNewContext('gc') as () => void;
+    } catch {
+      return undefined;
+    }
+  }
+  return exposed;
+}

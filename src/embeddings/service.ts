@@ -1,0 +1,98 @@
+import type { Participant } from '../drain/types.js';
+import type { Logger } from '../log/logger.js';
+import type { EmbeddingMetrics } from '../metrics/embeddings.js';
+import { MicroBatcher } from './batcher.js';
+import { checkTexts, INPUT_FIELD, type TextField } from './limits.js';
+import { collectGarbage, memoryReturned, memorySnapshot } from './memory.js';
+import type { EmbeddedBatch, EmbeddingModel } from './model.js';
+
+/** Texts per model call: past ~32 a CPU batch gains little and padding to the longest text costs. */
+export const MAX_BATCH = 32;
+/** Texts accepted and waiting at once (bounds queued memory: at most this × MAX_TEXT_CHARS). */
+export const MAX_QUEUED = 1024;
+/** Time given to native finalizers after the model is disposed, before memory is measured. */
+const SETTLE_MS = 250;
+
+/** The in-process embedding API other features (vectors, tasks) depend on. */
+export interface Embeddings {
+  readonly model: string;
+  readonly dims: number;
+  /** Unit vectors for `texts`; 400 for bad texts, 429 when the queue is full, 503 once draining. */
+  embed(texts: readonly string[], field?: TextField): Promise<EmbeddedBatch>;
+}
+
+export interface EmbeddingService extends Embeddings {
+  readonly participants: readonly Participant[];
+}
+
+/**
+ * Serves one loaded model through a micro-batcher and takes part in shutdown: no new work from
+ * stop-intake, queued batches finish in drain, the model is disposed in release and the memory
+ * the process gave back is reported.
+ */
+export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: EmbeddingMetrics; logger: Logger }): EmbeddingService {
+  const { model, metrics, logger } = opts;
+  const batcher = new MicroBatcher({ maxBatch: MAX_BATCH, maxQueued: MAX_QUEUED, run: (texts) => model.embed(texts) });
+  metrics.modelLoaded.set(1);
+  metrics.modelBytes.set(model.weightBytes);
+  logger.info({ model: model.id, dir: model.dir, dims: model.dims, weightBytes: model.weightBytes, loadMs: Math.round(model.loadMs) }, 'embedding model loaded');
+
+  const embed = async (texts: readonly string[], field: TextField = INPUT_FIELD): Promise<EmbeddedBatch> => {
+    checkTexts(texts, field);
+    const work = batcher.submit(texts);
+    metrics.inFlight.set(batcher.inFlight);
+    try {
+      const out = await work;
+      metrics.inputs.inc({ outcome: 'ok' }, texts.length);
+      return out;
+    } catch (err) {
+      metrics.inputs.inc({ outcome: 'failed' }, texts.length);
+      throw err;
+    } finally {
+      metrics.inFlight.set(batcher.inFlight);
+    }
+  };
+
+  const participants: Participant[] = [
+    {
+      name: 'embeddings:stop-intake',
+      phase: 'stop-intake',
+      async close() {
+        batcher.close();
+        return { textsInFlight: batcher.inFlight };
+      },
+    },
+    {
+      name: 'embeddings:drain',
+      phase: 'drain',
+      async close(deadline) {
+        const atStart = batcher.inFlight;
+        await batcher.whenIdle(deadline.signal);
+        return { textsAtStart: atStart, textsAbandoned: batcher.inFlight };
+      },
+    },
+    {
+      name: 'embeddings:release',
+      phase: 'release',
+      async close(deadline) {
+        await batcher.whenIdle(deadline.signal);
+        const before = memorySnapshot();
+        await model.dispose();
+        metrics.modelLoaded.set(0);
+        // The ONNX session's native memory is freed at once; what the pipeline held in JS
+        // (tokenizer tables, buffers) only after a collection. Other release participants run
+        // alongside (the database closes now too), so the second figure can include theirs.
+        const atDispose = memoryReturned(before, memorySnapshot());
+        await collectGarbage(Math.min(SETTLE_MS, deadline.remainingMs() / 2), deadline.signal);
+        const after = memorySnapshot();
+        const returned = memoryReturned(before, after);
+        metrics.memoryReturned.set(Math.max(0, returned.rss));
+        const detail = { modelBytes: model.weightBytes, before, after, returned, returnedAtDispose: atDispose };
+        logger.info(detail, 'embedding model disposed');
+        return detail;
+      },
+    },
+  ];
+
+  return { model: model.id, dims: model.dims, embed, participants };
+}
