@@ -15,6 +15,7 @@ import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
 import { createTasksFeature } from './tasks/feature.js';
+import { createStreamsFeature } from './streams/feature.js';
 
 /** The composition root: the only place that wires modules together and starts the drain. */
 async function main(): Promise<void> {
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   );
 
   const httpMetrics = createHttpMetrics(registry);
+  features.push(createStreamsFeature({ config, db, llm, logger, registry, httpMetrics, drain: engine.view }));
   const pub = createPublicServer({ config, drain: engine.view, metrics: httpMetrics, logger, features });
 
   for (const p of pub.participants) engine.register(p);

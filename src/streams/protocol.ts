@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { badRequest } from '../errors/errors.js';
+
+/** Limits on what a client may ask for; each bounds memory or upstream cost. */
+export const LIMITS = Object.freeze({
+  maxMessages: 100,
+  maxMessageChars: 32_000,
+  maxTokens: 4096,
+});
+
+/** Browsers reconnect this long after a dropped SSE connection, and after a handoff `end`. */
+export const RETRY_MS = 250;
+
+export const chatRequest = z.object({
+  messages: z
+    .array(
+      z.object({
+        role: z.enum(['system', 'user', 'assistant']),
+        content: z.string().min(1).max(LIMITS.maxMessageChars),
+      }),
+    )
+    .min(1)
+    .max(LIMITS.maxMessages),
+  // Always set (default = the limit) so the memory a generation can hold is bounded.
+  max_tokens: z.number().int().min(1).max(LIMITS.maxTokens).default(LIMITS.maxTokens),
+});
+export type ChatRequest = z.infer<typeof chatRequest>;
+
+/** 128 random bits, base64url: unguessable, so knowing an id is as good as owning it only for its owner. */
+export const newStreamId = () => randomBytes(16).toString('base64url');
+
+const STREAM_ID = /^[A-Za-z0-9_-]{22}$/;
+export const isStreamId = (id: string) => STREAM_ID.test(id);
+
+/**
+ * The last sequence number the client already has: the `Last-Event-ID` header (what a browser
+ * EventSource sends on reconnect) wins over `?after=N`; neither means 0 (from the start).
+ */
+export function lastEventId(req: Request): number {
+  const header = req.get('last-event-id');
+  const query = typeof req.query.after === 'string' ? req.query.after : undefined;
+  const raw = header ?? query;
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d{1,9}$/.test(raw.trim())) {
+    throw badRequest('invalid_last_event_id', `${header !== undefined ? 'Last-Event-ID' : 'after'} must be a non-negative integer`);
+  }
+  return Number(raw.trim());
+}
+
+export interface Finish {
+  readonly finish_reason: string;
+  readonly usage?: unknown;
+}
+export interface Failure {
+  readonly error: { readonly code: string; readonly message: string };
+}
+/** How a stream ended, as stored in `streams.finish`. */
+export type Outcome = Finish | Failure;
+export const isFailure = (o: Outcome): o is Failure => 'error' in o;
+
+/** SSE frames. Tokens carry their sequence number; `done`/`error` take last_seq + 1. */
+export const sse = {
+  retry: () => `retry: ${RETRY_MS}\n\n`,
+  token: (seq: number, text: string) => `id: ${seq}\nevent: token\ndata: ${JSON.stringify({ text })}\n\n`,
+  final: (lastSeq: number, outcome: Outcome) =>
+    isFailure(outcome)
+      ? `id: ${lastSeq + 1}\nevent: error\ndata: ${JSON.stringify(outcome.error)}\n\n`
+      : `id: ${lastSeq + 1}\nevent: done\ndata: ${JSON.stringify(outcome)}\n\n`,
+  /** No id: the client's Last-Event-ID must stay the last token it actually received. */
+  end: (streamId: string, lastEventId: number, reason: EndReason) =>
+    `event: end\ndata: ${JSON.stringify({ reason, resumable: true, stream_id: streamId, last_event_id: lastEventId, retry_after_ms: RETRY_MS })}\n\n`,
+};
+
+/**
+ * Why a connection was ended while its stream goes on: shutdown handoff (the contract's reason),
+ * this replica losing the lease to another (a paused process whose lease expired), or the
+ * database refusing the final write (another replica continues once it is back).
+ */
+export type EndReason = 'server_shutdown' | 'lease_lost' | 'storage_unavailable';
