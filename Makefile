@@ -37,10 +37,11 @@ test: ## all tests (npm test)
 tools: ## fetch and verify the pinned helm and kubectl into .tools/
 	$(HELM) --fetch
 
-lint: ## helm lint --strict with every ci values file, and tsc --noEmit
+lint: ## helm lint --strict (+ a render: helm 4's lint only logs template failures) with every ci values file, and tsc --noEmit
 	@for f in $(CHART)/ci/*-values.yaml; do \
 	  echo "helm lint --strict -f $$f"; \
 	  $(HELM) lint --strict $(CHART) -f "$$f" --quiet; \
+	  $(HELM) template lint $(CHART) -f "$$f" > /dev/null; \
 	done
 	npx tsc --noEmit -p tsconfig.json
 

@@ -56,6 +56,17 @@ describe('helm lint --strict', () => {
     });
   }
 
+  it('NOTES.txt renders for every scenario and says how to reach the service', () => {
+    for (const [scenario, file] of CI_VALUES) {
+      const r = runHelm(['install', 'demo', CHART, '--dry-run=client', '--namespace', 'demo', '-f', file]);
+      expect(r.status, `${scenario}: ${r.stderr}`).toBe(0);
+      const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+      expect(notes, scenario).toMatch(/Reach the API:/);
+      expect(notes, scenario).toMatch(/http:\/\/demo-lastcall\.demo\.svc:8080/);
+      expect(notes, scenario).toMatch(/Shutdown: grace \d+ s = preStop sleep \d+ s \+ drain budget \d+ s/);
+    }
+  });
+
   it('e2e-kind and e2e-local use the same timings', () => {
     const read = (s: string) =>
       loadYaml<{ shutdown: unknown; config: unknown }>(
