@@ -1,0 +1,270 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort, startPostgres, type PostgresInstance } from '../../test/support/postgres.js';
+import type { Driver, PodView, Termination, Timings, TimelineEvent, UpstreamFaults } from '../scenario/driver.js';
+import { containerEnv, rolloutSpec, serverContainer, timingsOf, type RolloutSpec } from '../support/deployment.js';
+import { renderChart, type RenderedChart } from './chart.js';
+import { LoadBalancer } from './load-balancer.js';
+import { LocalPod } from './pod.js';
+import { LocalPrometheus } from './prometheus.js';
+import { UpstreamProcess } from './upstream.js';
+
+export interface LocalClusterOptions {
+  /** Where pod logs, termination messages and Prometheus' data go. */
+  readonly workDir: string;
+  /**
+   * How long after a pod's readiness changes (or its deletion) the Service notices: kube-proxy's
+   * lag. Applied concurrently with the pod's termination, so traffic still reaches a pod in preStop.
+   */
+  readonly propagationLagMs: number;
+  readonly replicas?: number;
+  readonly progress?: (line: string) => void;
+}
+
+/** The local stand-in for a Deployment, its Service, the kubelet and Prometheus (see driver.ts). */
+export class LocalCluster implements Driver {
+  readonly name = 'local' as const;
+  readonly apiKey = undefined;
+  serviceUrl = '';
+  prometheusUrl: string | undefined;
+  timings!: Timings;
+  private spec!: RolloutSpec;
+  private chart!: RenderedChart;
+  private pg!: PostgresInstance;
+  private upstream!: UpstreamProcess;
+  private prometheus!: LocalPrometheus;
+  private readonly lb = new LoadBalancer();
+  private readonly all: LocalPod[] = [];
+  private readonly events: TimelineEvent[] = [];
+  private readonly revisions: string[] = [];
+  private revision = 0;
+  private readonly subnet = `127.${randomInt(100, 250)}.${randomInt(1, 250)}`;
+  private nextIp = 10;
+  private loop: NodeJS.Timeout | undefined;
+  private readonly podRevision = new Map<LocalPod, number>();
+  /** Pods that exited without being deleted (a crash, or the kill fault). */
+  private readonly crashed: LocalPod[] = [];
+  private readonly killAll = () => {
+    for (const p of this.all) p.killNow();
+    this.prometheus?.killNow();
+    this.upstream?.killNow();
+  };
+
+  private constructor(private readonly opts: LocalClusterOptions) {}
+
+  static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
+    const c = new LocalCluster(opts);
+    await c.boot();
+    return c;
+  }
+
+  private log(line: string): void {
+    this.opts.progress?.(line);
+  }
+
+  private record(e: TimelineEvent): void {
+    this.events.push(e);
+  }
+
+  private async boot(): Promise<void> {
+    fs.mkdirSync(this.opts.workDir, { recursive: true });
+    process.once('exit', this.killAll);
+    const [pgi, upstreamPort] = await Promise.all([startPostgres(), freePort()]);
+    this.pg = pgi;
+    this.log(`postgres ${pgi.url}`);
+    this.chart = await renderChart({
+      replicaCount: this.opts.replicas ?? 3,
+      'database.url': pgi.url,
+      'config.openaiBaseUrl': `http://127.0.0.1:${upstreamPort}/v1`,
+    });
+    this.spec = rolloutSpec(this.chart.deployment);
+    const env = this.podEnv('probe');
+    this.timings = timingsOf(this.spec, env);
+    this.log(
+      `chart: ${this.spec.replicas} replicas, grace ${this.spec.graceSeconds}s, preStop ${this.spec.preStopSeconds}s, ` +
+        `maxSurge ${this.spec.maxSurge}, maxUnavailable ${this.spec.maxUnavailable}, readiness every ${this.spec.readiness.periodMs}ms ` +
+        `(failureThreshold ${this.spec.readiness.failureThreshold}), drain budget ${this.timings.drainBudgetSeconds}s`,
+    );
+    this.upstream = await UpstreamProcess.startOn(upstreamPort, this.timings.tokensPerSecond);
+    this.prometheus = await LocalPrometheus.start(path.join(this.opts.workDir, 'prometheus'));
+    this.prometheusUrl = this.prometheus.url;
+    this.serviceUrl = await this.lb.listen();
+    this.log(`service ${this.serviceUrl}, prometheus ${this.prometheusUrl}, upstream ${this.upstream.baseUrl}`);
+    this.newRevision();
+    this.loop = setInterval(() => this.reconcile(), 100);
+    this.loop.unref();
+    await this.waitFor(() => this.complete() && this.lb.currentEndpoints().length === this.spec.replicas, 120_000, 'initial pods ready');
+    this.log(`pods ready: ${this.live().map((p) => p.name).join(', ')}`);
+  }
+
+  /** The env the chart gives a pod named `name`, bound to the pod's own address. */
+  private podEnv(name: string): Record<string, string> {
+    return containerEnv(serverContainer(this.chart.deployment), { podName: name, configMaps: this.chart.configMaps, secrets: this.chart.secrets });
+  }
+
+  private newRevision(): void {
+    this.revision++;
+    this.revisions.push(randomBytes(5).toString('hex').slice(0, 9));
+  }
+
+  private createPod(): void {
+    const name = `lastcall-${this.revisions[this.revision - 1]}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const ip = `${this.subnet}.${this.nextIp++}`;
+    const pod = new LocalPod({
+      name,
+      ip,
+      env: this.podEnv(name),
+      readiness: this.spec.readiness,
+      logDir: this.opts.workDir,
+      onEvent: (e) => {
+        this.record(e);
+        if (e.kind === 'ready' || e.kind === 'unready' || e.kind === 'deleted' || e.kind === 'sigkill') this.propagateEndpoints();
+        if (e.kind === 'exited') this.updateScrapeTargets();
+      },
+    });
+    this.all.push(pod);
+    this.podRevision.set(pod, this.revision);
+    this.updateScrapeTargets();
+  }
+
+  /** kube-proxy learns of endpoint changes late: the snapshot taken now is applied after the lag. */
+  private propagateEndpoints(): void {
+    const snapshot = this.all
+      .filter((p) => p.ready && !p.deleting)
+      .map((p) => ({ name: p.name, host: p.ip, port: p.port }));
+    setTimeout(() => {
+      this.lb.setEndpoints(snapshot);
+      this.record({ at: Date.now(), kind: 'endpoints', detail: snapshot.map((e) => e.name).join(' ') });
+    }, this.opts.propagationLagMs).unref();
+  }
+
+  private updateScrapeTargets(): void {
+    this.prometheus?.setTargets(this.all.filter((p) => p.alive).map((p) => ({ address: `${p.ip}:${p.adminPort}`, pod: p.name })));
+  }
+
+  private live(): LocalPod[] {
+    return this.all.filter((p) => !p.deleting && p.alive);
+  }
+
+  /** The ReplicaSets and the deployment controller's rolling update, in one loop. */
+  private reconcile(): void {
+    const { replicas, maxSurge, maxUnavailable } = this.spec;
+    // A pod that died on its own is gone: the ReplicaSet replaces it.
+    for (const p of this.all) {
+      if (!p.alive && !p.deleting) {
+        p.deleting = true;
+        this.crashed.push(p);
+      }
+    }
+    const live = this.live();
+    const current = live.filter((p) => this.podRevision.get(p) === this.revision);
+    const old = live.filter((p) => this.podRevision.get(p) !== this.revision);
+    let total = live.length;
+    let fresh = current.length;
+    while (fresh < replicas && (old.length === 0 ? true : total < replicas + maxSurge)) {
+      this.createPod();
+      fresh++;
+      total++;
+    }
+    if (old.length === 0) return;
+    const ready = live.filter((p) => p.ready).length;
+    let removable = ready - (replicas - maxUnavailable);
+    // Old pods that are not ready count for nothing: they go first, without waiting.
+    const byReadiness = [...old].sort((a, b) => Number(a.ready) - Number(b.ready));
+    for (const p of byReadiness) {
+      if (p.ready) {
+        if (removable <= 0) break;
+        removable--;
+      }
+      void p.delete(this.spec.graceSeconds, this.spec.preStopSeconds);
+    }
+  }
+
+  private complete(): boolean {
+    const live = this.live();
+    return live.length === this.spec.replicas && live.every((p) => p.ready && this.podRevision.get(p) === this.revision);
+  }
+
+  private async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    const crashesBefore = this.crashed.length;
+    while (!cond()) {
+      if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      // No CrashLoopBackOff here: a pod that keeps crashing fails the run at once, with its log.
+      const crash = this.crashed.slice(crashesBefore).find((p) => !p.termination);
+      if (crash) throw new Error(`pod ${crash.name} exited on its own while waiting for ${what}:\n${crash.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async rolloutRestart(): Promise<void> {
+    this.newRevision();
+    this.record({ at: Date.now(), kind: 'rollout-restart', detail: `revision ${this.revision}` });
+    await this.waitFor(() => this.complete(), 180_000, `rollout to revision ${this.revision}`);
+  }
+
+  async killPod(): Promise<string> {
+    const victim = this.live().find((p) => p.ready);
+    if (!victim) throw new Error('no ready pod to kill');
+    await victim.kill();
+    return victim.name;
+  }
+
+  async restartDatabase(): Promise<void> {
+    this.record({ at: Date.now(), kind: 'database-restart' });
+    await this.pg.restart({ downMs: 1_000 });
+    this.record({ at: Date.now(), kind: 'database-up' });
+  }
+
+  setUpstreamFaults(faults: UpstreamFaults): Promise<void> {
+    this.record({ at: Date.now(), kind: 'upstream-faults', detail: JSON.stringify(faults) });
+    return this.upstream.setFaults(faults);
+  }
+
+  async settle(): Promise<void> {
+    await this.waitFor(() => this.complete() && this.all.every((p) => !p.deleting || !p.alive), 120_000, 'a settled deployment');
+  }
+
+  async pods(): Promise<PodView[]> {
+    return this.all.filter((p) => p.alive).map((p) => ({ name: p.name, ready: p.ready, terminating: p.deleting }));
+  }
+
+  async terminations(): Promise<Termination[]> {
+    return this.all.flatMap((p) => (p.termination ? [p.termination] : []));
+  }
+
+  async taskSteps(taskIds: readonly string[]): Promise<Map<string, number[]>> {
+    const client = new pg.Client({ connectionString: this.pg.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ task_id: string; idx: number }>(
+        'SELECT task_id, idx FROM task_steps WHERE task_id = ANY($1) ORDER BY task_id, idx',
+        [taskIds],
+      );
+      const out = new Map<string, number[]>(taskIds.map((id) => [id, []]));
+      for (const r of rows) out.get(r.task_id)?.push(r.idx);
+      return out;
+    } finally {
+      await client.end();
+    }
+  }
+
+  timeline(): TimelineEvent[] {
+    return [...this.events];
+  }
+
+  /** Counters of the Service itself: 502s and cut responses are failures no client should see. */
+  serviceStats() {
+    return { ...this.lb.stats };
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.loop);
+    process.off('exit', this.killAll);
+    await Promise.all(this.all.map((p) => p.dispose()));
+    await this.lb.close();
+    await Promise.allSettled([this.prometheus?.stop(), this.upstream?.stop(), this.pg?.stop()]);
+  }
+}

@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from '../../test/support/service.js';
+import type { UpstreamFaults } from '../scenario/driver.js';
+
+/** The built-in deterministic upstream as its own process (`node dist/upstream/cli.js`), shared by every replica. */
+export class UpstreamProcess {
+  private constructor(
+    readonly baseUrl: string,
+    private readonly proc: ChildProcess,
+  ) {}
+
+  static startOn(port: number, tokensPerSecond: number): Promise<UpstreamProcess> {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--port', String(port), '--tokens-per-second', String(tokensPerSecond)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new Promise((resolve, reject) => {
+      let out = '';
+      let err = '';
+      proc.stderr!.on('data', (c) => (err += c));
+      proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        const m = /"url":"([^"]+)"/.exec(out);
+        if (m) resolve(new UpstreamProcess(m[1]!, proc));
+      });
+      proc.once('exit', (code) => reject(new Error(`upstream exited (${code}) before listening: ${err}`)));
+    });
+  }
+
+  async setFaults(faults: UpstreamFaults): Promise<void> {
+    const res = await fetch(new URL('/__dev/faults', this.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(faults),
+    });
+    if (!res.ok) throw new Error(`POST /__dev/faults: ${res.status} ${await res.text()}`);
+  }
+
+  /** Synchronous, for a harness that is exiting. */
+  killNow(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await exited;
+  }
+}
