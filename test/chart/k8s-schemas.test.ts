@@ -57,6 +57,8 @@ const EVERYTHING = {
   setJson: {
     'secret.apiKeys': ['a', 'b'],
     imagePullSecrets: ['regcred'],
+    'networkPolicy.apiFrom': [{ namespaceSelector: { matchLabels: { team: 'web' } } }],
+    'networkPolicy.metricsFrom': [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
     extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=512' }],
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' }],
     tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ai', effect: 'NoSchedule' }],
