@@ -22,7 +22,7 @@ MANIFESTS        := k8s/manifests/lastcall.yaml
 HELM_TEMPLATE_ARGS := template $(RELEASE) $(CHART) --namespace $(NAMESPACE) \
 	--kube-version $(KIND_K8S_VERSION) --skip-tests -f $(E2E_KIND_VALUES)
 
-.PHONY: help build test lint image kind-up kind-down deploy e2e-kind e2e-local manifests \
+.PHONY: help build test lint image kind-up kind-down deploy helm-test e2e-kind e2e-local manifests \
 	render-manifests dashboard tools
 
 help: ## list targets
@@ -63,6 +63,9 @@ deploy: ## kind load the image, helm upgrade --install with ci/e2e-kind-values.y
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --create-namespace \
 	  --kube-context kind-$(KIND_CLUSTER) -f $(E2E_KIND_VALUES) --wait --timeout 10m
 	$(KUBECTL) --context kind-$(KIND_CLUSTER) -n $(NAMESPACE) rollout status deploy/$(RELEASE) --timeout 5m
+
+helm-test: ## helm test: the smoke pod streams one chat through the Service
+	$(HELM) test $(RELEASE) --namespace $(NAMESPACE) --kube-context kind-$(KIND_CLUSTER) --logs --timeout 5m
 
 e2e-kind: ## the e2e scenario against the kind cluster
 	npx tsx e2e/drivers/kind.ts
