@@ -136,7 +136,7 @@ export class Generation {
           { model: llm.model, messages, max_tokens: remaining, stream: true, stream_options: { include_usage: true } },
           { signal: this.abort.signal },
         );
-        let finishReason = 'stop';
+        let finishReason: string | undefined;
         let usage: { prompt_tokens: number } | undefined;
         for await (const chunk of stream) {
           const choice = chunk.choices[0];
@@ -145,6 +145,9 @@ export class Generation {
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (chunk.usage) usage = chunk.usage;
         }
+        // The SDK ends the iteration quietly when aborted; an upstream that just stops is broken.
+        if (this.abort.signal.aborted) return undefined;
+        if (!finishReason) throw new Error('upstream stream ended without a finish_reason');
         return { finish_reason: finishReason, usage: this.usage(usage) };
       } catch (err) {
         if (this.abort.signal.aborted) return undefined;

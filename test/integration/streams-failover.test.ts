@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamChat, type StreamEvent } from '../../src/client/index.js';
+import { plan } from '../../src/upstream/text.js';
+import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { ROOT, startService, type ServiceProcess } from '../support/service.js';
+
+// Until the embedding model package is installed, point the service at the model in the tree.
+const modelEnv = (() => {
+  try {
+    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
+    return {};
+  } catch {
+    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
+  }
+})();
+
+const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget
+const BUDGET_MS = 5_000; // grace 6 − margin 1
+
+/** The first prompt whose natural completion is at least MAX_TOKENS long. */
+function longPrompt(tag: string) {
+  for (let i = 0; ; i++) {
+    const messages = [{ role: 'user', content: `${tag} ${i}: tell me about draining pods` }];
+    if (plan(messages).tokens.length >= MAX_TOKENS) return { messages, max_tokens: MAX_TOKENS };
+  }
+}
+
+/** A TCP forwarder standing in for the Service: new connections go to whichever replica it points at. */
+function forwarder() {
+  let target = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('close', () => sockets.delete(client));
+    upstream.on('close', () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    // A killed replica resets its sockets: the client must see its connection cut too.
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  return {
+    point: (port: number) => void (target = port),
+    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+describe('a stream survives the replica generating it (two replicas, one PostgreSQL)', () => {
+  let pg: PostgresInstance;
+  let b: ServiceProcess;
+  const env = (replica: string) => ({
+    ...modelEnv,
+    DATABASE_URL: pg.url,
+    REPLICA_ID: replica,
+    TERMINATION_GRACE_PERIOD_SECONDS: '6',
+    SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+    DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
+    TASK_LEASE_SECONDS: '3',
+  });
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    b = await startService(env('replica-b'));
+  });
+  afterAll(async () => {
+    b?.kill('SIGKILL');
+    await pg?.stop();
+  });
+
+  /** Streams through a fresh forwarder from `a`; after 40 tokens points it at B and signals `a`. */
+  async function streamAcross(a: ServiceProcess, signal: NodeJS.Signals, tag: string) {
+    const body = longPrompt(tag);
+    // A fresh one per test: no keep-alive connection from an earlier test may lead elsewhere.
+    const proxy = forwarder();
+    const url = await proxy.listen();
+    proxy.point(a.port);
+    const ids: number[] = [];
+    let signalledAt = 0;
+    const onEvent = (e: StreamEvent) => {
+      if (e.id !== undefined) ids.push(e.id);
+      if (e.event === 'token' && e.id === 40) {
+        proxy.point(b.port);
+        signalledAt = performance.now();
+        a.kill(signal);
+      }
+    };
+    const result = await streamChat(url, body, { onEvent }).finally(() => proxy.close());
+    const reference = plan(body.messages, MAX_TOKENS).tokens.join('');
+    expect(result.error).toBeUndefined();
+    expect(result.text).toBe(reference);
+    expect(result.finishReason).toBe('length');
+    expect(ids).toEqual(Array.from({ length: MAX_TOKENS + 1 }, (_, i) => i + 1)); // tokens 1..400, then done 401
+    expect(result.resumes).toBeGreaterThanOrEqual(1);
+    return { result, signalledAt };
+  }
+
+  it('SIGTERM: the client follows `end` to the other replica, which continues the generation; the first exits 0 within its budget', async () => {
+    const a = await startService(env('replica-a'));
+    const { signalledAt } = await streamAcross(a, 'SIGTERM', 'term');
+    const exit = await a.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalledAt).toBeLessThan(BUDGET_MS + 500);
+    const report = a.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string; participants: { name: string; detail?: { handedOff?: number } }[] }[] };
+    const handoff = report.phases.find((p) => p.name === 'handoff')!.participants.find((p) => p.name === 'streams:handoff');
+    expect(handoff?.detail?.handedOff).toBe(1);
+    expect(b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
+  });
+
+  it('SIGKILL: the cut client reconnects to the other replica, which takes over once the lease expires', async () => {
+    const a = await startService(env('replica-a2'));
+    const { result } = await streamAcross(a, 'SIGKILL', 'kill');
+    expect((await a.exited).signal).toBe('SIGKILL');
+    expect(result.resumes).toBeGreaterThanOrEqual(1);
+  });
+});
