@@ -1,0 +1,71 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plan } from '../../src/upstream/text.js';
+import { freePort, startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { ROOT, startService, type ServiceProcess } from '../support/service.js';
+
+// Until the embedding model package is installed, point the service at the model in the tree.
+const modelEnv = (() => {
+  try {
+    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
+    return {};
+  } catch {
+    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
+  }
+})();
+
+describe('the demo page survives a restart of the replica serving it (headless Chromium)', () => {
+  let pg: PostgresInstance;
+  let browser: Browser;
+  const live: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    for (const s of live) s.kill('SIGKILL');
+    await pg?.stop();
+  });
+
+  it('a plain EventSource reconnects with Last-Event-ID and the page ends with the full text', async () => {
+    const port = await freePort();
+    const env = {
+      ...modelEnv,
+      PORT: String(port),
+      DATABASE_URL: pg.url,
+      TERMINATION_GRACE_PERIOD_SECONDS: '6',
+      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
+    };
+    const first = await startService({ ...env, REPLICA_ID: 'demo-1' });
+    live.push(first);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const prompt = 'Explain how a pod drains before it is replaced, slowly.';
+    const maxTokens = 300; // 7.5 s at 40 tokens/s: longer than the 5 s shutdown budget
+    await page.fill('#prompt', prompt);
+    await page.fill('#max', String(maxTokens));
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('out')?.textContent ?? '').length > 100);
+
+    first.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    const stateAfterExit = await page.getAttribute('#status', 'data-state');
+    const second = await startService({ ...env, REPLICA_ID: 'demo-2' });
+    live.push(second);
+
+    await page.waitForSelector('#status[data-state="done"]', { timeout: 40_000 });
+    const text = await page.textContent('#out');
+    const reference = plan([{ role: 'user', content: prompt }], maxTokens).tokens.join('');
+    expect(stateAfterExit).toBe('reconnecting');
+    expect(text).toBe(reference);
+    expect(second.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
+  });
+});
