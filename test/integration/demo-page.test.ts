@@ -53,7 +53,7 @@ describe('the demo page survives a restart of the replica serving it (headless C
     await page.fill('#prompt', prompt);
     await page.fill('#max', String(maxTokens));
     await page.click('button[type=submit]');
-    await page.waitForFunction(() => (document.getElementById('out')?.textContent ?? '').length > 100);
+    await page.waitForFunction(`document.getElementById('out').textContent.length > 100`);
 
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);

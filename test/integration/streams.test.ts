@@ -15,6 +15,7 @@ const modelEnv = (() => {
   }
 })();
 
+type ErrorBody = { error: { code: string } };
 const KEY = 'key-one';
 const OTHER = 'key-two';
 const body = (content: string, max_tokens = 60) => ({ messages: [{ role: 'user', content }], max_tokens });
@@ -70,14 +71,14 @@ describe('streams API on one replica (embedded PGlite)', () => {
     expect(sse).toContain('id: 61\nevent: done\n');
     const ahead = await get(r.streamId, { 'Last-Event-ID': '62' });
     expect(ahead.status).toBe(409);
-    expect((await ahead.json()).error.code).toBe('ahead_of_log');
+    expect(((await ahead.json()) as ErrorBody).error.code).toBe('ahead_of_log');
   });
 
   it('rejects bad input with 400/404 JSON naming the problem', async () => {
     const r = await streamChat(svc.url, body('owned', 5), { apiKey: KEY });
     const malformed = await get(r.streamId, { 'Last-Event-ID': 'seven' });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.code).toBe('invalid_last_event_id');
+    expect(((await malformed.json()) as ErrorBody).error.code).toBe('invalid_last_event_id');
     expect((await get(r.streamId, {}, '?after=-1')).status).toBe(400);
     expect((await get('AAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
     expect((await get('not-an-id')).status).toBe(404);
@@ -94,7 +95,7 @@ describe('streams API on one replica (embedded PGlite)', () => {
     ]) {
       const res = await post(bad);
       expect(res.status, JSON.stringify(bad).slice(0, 80)).toBe(400);
-      expect((await res.json()).error.code).toBe('invalid_request');
+      expect(((await res.json()) as ErrorBody).error.code).toBe('invalid_request');
     }
   });
 
