@@ -37,10 +37,18 @@ interface ShippedModelPackage {
 }
 
 /**
- * ONNX Runtime keeps a growing arena for activations by default and never hands it back; off,
- * the memory a batch used is freed with it (see the report in bench/embeddings-throughput.ts).
+ * ONNX Runtime's defaults suit a machine of its own, not a pod sharing a few cores:
+ * - its CPU arena keeps the peak activation memory for good; off, a batch's memory is freed
+ *   with it (so disposing returns it too);
+ * - its intra-op threads busy-wait between ops, taking the cores the event loop needs (and a
+ *   pod's CPU quota); without spinning, batch-32 throughput went from ~3,000 to ~7,400
+ *   embeddings/s on 2 cores (bench/embeddings-throughput.ts), and parallel ops are kept for
+ *   larger models.
  */
-export const SESSION_OPTIONS: SessionOptions = { enableCpuMemArena: false };
+export const SESSION_OPTIONS: SessionOptions = {
+  enableCpuMemArena: false,
+  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+};
 
 /** EMBEDDING_MODEL_DIR when set, else the folder shipped in the @lastcall/embedding-model package. */
 export function locateModel(configured: string | undefined): ModelLocation {

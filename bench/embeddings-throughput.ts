@@ -1,0 +1,158 @@
+/**
+ * Embedding throughput and memory, printed as figures with their targets in brackets.
+ *
+ *   npm run build && npx tsx bench/embeddings-throughput.ts [seconds-per-run]
+ *
+ * 1. Memory: for each allocator / ONNX Runtime setting, a fresh child process loads the shipped
+ *    model, embeds, disposes it, and reports RSS and external memory (baseline, loaded, after
+ *    use, after unload). Target: at least 90 % of the model's bytes come back after unload.
+ * 2. Throughput at batch 32: the raw pipeline in this process vs the HTTP API of the built
+ *    service (a real process, several concurrent clients). Target: HTTP ≥ 0.9 × raw.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { collectGarbage, memorySnapshot, type MemorySnapshot } from '../src/embeddings/memory.js';
+import { loadEmbeddingModel, locateModel, SESSION_OPTIONS } from '../src/embeddings/model.js';
+import { startService } from '../test/support/service.js';
+
+const BATCH = 32;
+const SECONDS = Number(process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 8);
+const CLIENTS = 4;
+const MiB = 1024 * 1024;
+
+const WORDS = (
+  'the database refused new connections because the pool was full while the kubernetes pod drained ' +
+  'its requests and the model answered every query about bread baking guitars weather storms and rivers ' +
+  'a small cat slept on the warm mat as the server restarted after the deploy finished late at night'
+).split(' ');
+const text = (i: number) => Array.from({ length: 12 + (i % 13) }, (_, j) => WORDS[(i * 7 + j * 11) % WORDS.length]).join(' ');
+const batch = (n: number) => Array.from({ length: BATCH }, (_, i) => text(n * BATCH + i));
+
+interface MemoryRun {
+  loadMs: number;
+  weightBytes: number;
+  baseline: MemorySnapshot;
+  loaded: MemorySnapshot;
+  used: MemorySnapshot;
+  after: MemorySnapshot;
+}
+
+/** Child mode: one load → use → unload cycle, reported as JSON on stdout. */
+async function memoryChild(): Promise<void> {
+  const arena = process.env.BENCH_ORT_ARENA === '1';
+  // collectGarbage's timer never holds the process open (at shutdown it must not); here it must.
+  const keepAlive = setInterval(() => undefined, 1000);
+  const settle = async () => collectGarbage(300);
+  await settle();
+  const baseline = memorySnapshot();
+  const model = await loadEmbeddingModel(locateModel(process.env.EMBEDDING_MODEL_DIR), { ...SESSION_OPTIONS, enableCpuMemArena: arena });
+  await settle();
+  const loaded = memorySnapshot();
+  for (let n = 0; n < 40; n++) await model.embed(batch(n));
+  await settle();
+  const used = memorySnapshot();
+  await model.dispose();
+  await settle();
+  const after = memorySnapshot();
+  const run: MemoryRun = { loadMs: model.loadMs, weightBytes: model.weightBytes, baseline, loaded, used, after };
+  process.stdout.write(JSON.stringify(run));
+  clearInterval(keepAlive);
+}
+
+function runChild(env: Record<string, string>): Promise<MemoryRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--memory-child'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as MemoryRun) : reject(new Error(`memory child exited ${code}`))));
+  });
+}
+
+const SETTINGS: { name: string; env: Record<string, string> }[] = [
+  { name: 'glibc defaults, ORT arena on', env: { BENCH_ORT_ARENA: '1' } },
+  { name: 'glibc defaults, ORT arena off (shipped)', env: {} },
+  { name: 'MALLOC_ARENA_MAX=2, arena off', env: { MALLOC_ARENA_MAX: '2' } },
+  { name: 'MALLOC_TRIM_THRESHOLD_=131072, arena off', env: { MALLOC_TRIM_THRESHOLD_: '131072' } },
+  { name: 'MALLOC_MMAP_THRESHOLD_=131072, arena off', env: { MALLOC_MMAP_THRESHOLD_: '131072' } },
+  {
+    name: 'ARENA_MAX=2 + TRIM + MMAP thresholds, arena off',
+    env: { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
+  },
+];
+
+const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
+
+async function memoryReport(): Promise<void> {
+  console.log('\n== memory: load → 40 batches → dispose, one fresh process per setting');
+  for (const s of SETTINGS) {
+    const r = await runChild(s.env);
+    const rssReturned = r.used.rss - r.after.rss;
+    const extReturned = r.used.external - r.after.external;
+    const pct = (100 * rssReturned) / r.weightBytes;
+    console.log(
+      `${s.name}\n` +
+        `  model ${mib(r.weightBytes)} loaded in ${r.loadMs.toFixed(0)} ms | ` +
+        `RSS baseline ${mib(r.baseline.rss)}, loaded ${mib(r.loaded.rss)}, after use ${mib(r.used.rss)}, after unload ${mib(r.after.rss)} | ` +
+        `external loaded ${mib(r.loaded.external)}, after unload ${mib(r.after.external)}\n` +
+        `  returned at unload: RSS ${mib(rssReturned)} = ${pct.toFixed(0)} % of the model's bytes [≥ 90 %]` +
+        `, external ${mib(extReturned)}; still above baseline: RSS ${mib(r.after.rss - r.baseline.rss)}`,
+    );
+  }
+}
+
+async function rate(label: string, work: () => Promise<number>): Promise<number> {
+  const started = performance.now();
+  let done = 0;
+  while (performance.now() - started < SECONDS * 1000) done += await work();
+  const perSecond = done / ((performance.now() - started) / 1000);
+  console.log(`  ${label}: ${perSecond.toFixed(0)} embeddings/s`);
+  return perSecond;
+}
+
+async function throughputReport(): Promise<void> {
+  console.log(`\n== throughput at batch ${BATCH}, ${SECONDS} s per run`);
+  const model = await loadEmbeddingModel(locateModel(process.env.EMBEDDING_MODEL_DIR));
+  console.log(`  model ${model.id}: ${model.dims} dims, ${mib(model.weightBytes)}, loaded in ${model.loadMs.toFixed(0)} ms`);
+  const service = await startService({}, { timeoutMs: 120_000 });
+  try {
+    let n = 0;
+    const raw = async () => (await model.embed(batch(n++))).vectors.length;
+    const http = async () => {
+      const results = await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          const res = await fetch(`${service.url}/v1/embeddings`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ input: batch(n++) }),
+          });
+          if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+          return ((await res.json()) as { data: unknown[] }).data.length;
+        }),
+      );
+      return results.reduce((a, b) => a + b, 0);
+    };
+    await raw();
+    await http();
+    // Alternate so that noise from other work on the machine hits both sides alike.
+    const rawRates = [await rate('raw pipeline (in-process)', raw)];
+    const httpRates = [await rate(`HTTP API (${CLIENTS} clients)`, http)];
+    rawRates.push(await rate('raw pipeline (in-process)', raw));
+    httpRates.push(await rate(`HTTP API (${CLIENTS} clients)`, http));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    console.log(`  ratio HTTP / raw: ${(mean(httpRates) / mean(rawRates)).toFixed(2)} [≥ 0.9]`);
+  } finally {
+    service.kill('SIGTERM');
+    await service.exited;
+    await model.dispose();
+  }
+}
+
+if (process.argv.includes('--memory-child')) {
+  await memoryChild();
+} else {
+  await memoryReport();
+  await throughputReport();
+}
