@@ -87,7 +87,7 @@ async function replacement(signal: 'SIGTERM' | 'SIGKILL') {
     TASK_LEASE_SECONDS: String(LEASE_SECONDS),
     TASK_WORKER_CONCURRENCY: String(TASKS),
     TERMINATION_GRACE_PERIOD_SECONDS: '10',
-    DEV_UPSTREAM_TOKENS_PER_SECOND: '20',
+    DEV_UPSTREAM_TOKENS_PER_SECOND: '10',
   });
   const a = await startService(env(`a-${signal}`));
   services.push(a);
@@ -100,15 +100,12 @@ async function replacement(signal: 'SIGTERM' | 'SIGKILL') {
     });
     ids.push(((await r.json()) as { id: string }).id);
   }
-  await until(async () => {
-    const r = await db.query(
-      `SELECT 1 FROM tasks t WHERE id = ANY($1) AND (lease_holder IS DISTINCT FROM $2 OR NOT EXISTS (SELECT 1 FROM task_steps s WHERE s.task_id = t.id))`,
-      [ids, `a-${signal}`],
-    );
-    return r.rowCount === 0;
-  });
+  // B starts once A holds every lease; the signal comes once each task has a step committed,
+  // so every task is mid-run (A's upstream at 10 tokens/s: 3.2–4.8 s per LLM step).
+  await until(async () => (await db.query('SELECT 1 FROM tasks WHERE id = ANY($1) AND lease_holder IS DISTINCT FROM $2', [ids, `a-${signal}`])).rowCount === 0);
   const b = await startService(env(`b-${signal}`));
   services.push(b);
+  await until(async () => (await db.query('SELECT DISTINCT task_id FROM task_steps WHERE task_id = ANY($1)', [ids])).rowCount === ids.length);
   const signalledAt = (await db.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
   const t0 = performance.now();
   a.kill(signal);
