@@ -1,0 +1,90 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { startService, type ServiceProcess } from '../support/service.js';
+
+interface Outcome {
+  status: number | 'refused';
+  retryAfter?: string | null;
+}
+
+const LONG = 'the replica keeps answering every embedding request it accepted before the signal arrived '.repeat(8);
+const texts = (n: number) => Array.from({ length: 32 }, (_, i) => `${n} ${i} ${LONG}`);
+
+async function post(url: string, n: number): Promise<Outcome> {
+  try {
+    const res = await fetch(`${url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: texts(n) }),
+    });
+    const body = (await res.json()) as { data?: unknown[] };
+    if (res.status === 200) expect(body.data).toHaveLength(32);
+    return { status: res.status, retryAfter: res.headers.get('retry-after') };
+  } catch {
+    // Once intake stops the listener is closed: a new connection is refused outright.
+    return { status: 'refused' };
+  }
+}
+
+const metric = async (svc: ServiceProcess, name: string) =>
+  Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(await (await fetch(`${svc.adminUrl}/metrics`)).text())?.[1]);
+
+describe('SIGTERM during a burst of embedding requests (real process, real signal)', () => {
+  let svc: ServiceProcess;
+  afterAll(() => svc?.kill('SIGKILL'));
+
+  it('answers every accepted request with 200, refuses later ones with 503, then disposes the model and reports the memory returned', async () => {
+    svc = await startService({ TERMINATION_GRACE_PERIOD_SECONDS: '30' });
+    const BURST = 24;
+    const accepted = Array.from({ length: BURST }, (_, n) => post(svc.url, n));
+    let answered = 0;
+    for (const p of accepted) void p.then(() => answered++);
+    // Signal only once the server holds every request of the burst (in flight or answered), so
+    // "in flight at SIGTERM" is exact.
+    for (;;) {
+      const inFlight = await metric(svc, 'lastcall_http_requests_in_flight');
+      if (inFlight + answered >= BURST) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const inFlightAtSignal = await metric(svc, 'lastcall_embeddings_in_flight');
+    const answeredAtSignal = answered;
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.phase === 'stop-intake' && l.msg === 'shutdown phase ended');
+    const late = await Promise.all(Array.from({ length: 8 }, (_, n) => post(svc.url, BURST + n)));
+
+    const results = await Promise.all(accepted);
+    expect(results.map((r) => r.status)).toEqual(Array(BURST).fill(200));
+    expect(inFlightAtSignal).toBeGreaterThan(0);
+    for (const r of late) {
+      expect(r.status === 'refused' || (r.status === 503 && r.retryAfter !== null)).toBe(true);
+    }
+    console.log(
+      `burst ${BURST}: ${answeredAtSignal} answered before SIGTERM, ${inFlightAtSignal} texts in flight at SIGTERM; ` +
+        `late: ${late.filter((r) => r.status === 503).length} × 503, ${late.filter((r) => r.status === 'refused').length} refused`,
+    );
+
+    const exit = await svc.exited;
+    expect(exit.code).toBe(0);
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as {
+      phases: { name: string; participants: { name: string; outcome: string; detail?: Record<string, unknown> }[] }[];
+    };
+    const detail = (phase: string, name: string) => {
+      const p = report.phases.find((x) => x.name === phase)!.participants.find((x) => x.name === name)!;
+      expect(p.outcome).toBe('ok');
+      return p.detail as Record<string, any>;
+    };
+    expect(detail('stop-intake', 'embeddings:stop-intake')).toHaveProperty('textsInFlight');
+    expect(detail('drain', 'embeddings:drain').textsAbandoned).toBe(0);
+
+    const release = detail('release', 'embeddings:release');
+    console.log('embeddings:release', JSON.stringify(release));
+    expect(release.modelBytes).toBeGreaterThan(1_000_000);
+    for (const k of ['rss', 'external', 'arrayBuffers']) {
+      expect(release.returned[k]).toBe(release.before[k] - release.after[k]);
+    }
+    // Disposing the ONNX session frees its weights at once.
+    expect(release.returnedAtDispose.rss).toBeGreaterThan(0);
+    expect(release.returned.rss).toBeGreaterThan(0);
+    const disposedLine = svc.logs.find((l) => l.msg === 'embedding model disposed');
+    expect(disposedLine).toBeDefined();
+  });
+});
