@@ -255,9 +255,8 @@ export class LocalCluster implements Driver {
     return [...this.events];
   }
 
-  /** Counters of the Service itself: 502s and cut responses are failures no client should see. */
-  serviceStats() {
-    return { ...this.lb.stats };
+  serviceErrors(): { failed: number; cut: number } {
+    return { failed: this.lb.stats.failed, cut: this.lb.stats.cut };
   }
 
   async stop(): Promise<void> {

@@ -81,4 +81,6 @@ export interface Driver {
    */
   taskSteps(taskIds: readonly string[]): Promise<Map<string, number[]>>;
   timeline(): TimelineEvent[];
+  /** Requests the Service itself could not forward (local driver: its 502/503s and cut bodies). */
+  serviceErrors?(): { failed: number; cut: number };
 }

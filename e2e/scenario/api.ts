@@ -1,0 +1,55 @@
+/**
+ * Plain JSON calls through the Service, with the one retry a well-behaved client makes: a 503
+ * carrying Retry-After (a draining replica refusing new work) is tried again. Anything else that
+ * is not 2xx — a 502 from the Service, a reset, a 500 — is a failed request.
+ */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiCallStats {
+  calls: number;
+  retried503: number;
+}
+
+export async function callApi<T>(
+  baseUrl: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  opts: { body?: unknown; apiKey?: string; stats?: ApiCallStats; maxAttempts?: number } = {},
+): Promise<T> {
+  const maxAttempts = opts.maxAttempts ?? 30;
+  for (let attempt = 1; ; attempt++) {
+    if (opts.stats) opts.stats.calls++;
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, baseUrl), {
+        method,
+        headers: {
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+        },
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : null,
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      throw new ApiError(0, `${method} ${path}: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    const retryAfter = res.headers.get('retry-after');
+    if (res.status === 503 && retryAfter !== null && attempt < maxAttempts) {
+      await res.body?.cancel();
+      if (opts.stats) opts.stats.retried503++;
+      await new Promise((r) => setTimeout(r, Math.min(Number(retryAfter) * 1000 || 100, 5_000)));
+      continue;
+    }
+    const text = await res.text();
+    if (!res.ok) throw new ApiError(res.status, `${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  }
+}

@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto';
+import type { Driver, Termination } from './driver.js';
+import { prometheusFindings, type PrometheusFindings } from './prometheus.js';
+import { EmbeddingLoad, StreamLoad, TaskLoad, type StreamRecord, type TaskRecord } from './traffic.js';
+
+/**
+ * The e2e scenario, one module for both drivers: traffic through the Service while pods are
+ * replaced, then assertions that no client noticed. Times scale with the chart's timings (grace
+ * period, drain budget, token rate); the ratios — streams several times longer than the drain
+ * budget — never change.
+ */
+export interface ScenarioOptions {
+  /** Streams kept open at once during the rolling restarts. */
+  readonly streams: number;
+  readonly tasks: number;
+  readonly restarts: number;
+  readonly progress: (line: string) => void;
+}
+
+export interface CaseResult {
+  readonly name: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly failures: string[];
+  readonly facts: Record<string, unknown>;
+  readonly streams: StreamRecord[];
+  readonly tasks: TaskRecord[];
+  readonly terminations: Termination[];
+  readonly prometheus?: PrometheusFindings;
+}
+
+interface ScenarioCase {
+  /** A sentence: what must hold. */
+  readonly name: string;
+  /** The Service's own errors (refused or cut by a dead pod) are part of the fault, not failures. */
+  readonly platformErrorsExpected?: boolean;
+  /** Drivers that cannot inject this fault skip the case. */
+  readonly needs?: (d: Driver) => boolean;
+  run(d: Driver, o: ScenarioOptions, tag: string): Promise<Omit<CaseResult, 'name' | 'startedAt' | 'endedAt' | 'terminations'>>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Stream lengths: from one second of tokens up to four drain budgets' worth. */
+function streamTokens(d: Driver): { minTokens: number; maxTokens: number } {
+  const t = d.timings;
+  return { minTokens: Math.ceil(t.tokensPerSecond), maxTokens: Math.ceil(t.tokensPerSecond * t.drainBudgetSeconds * 4) };
+}
+
+const MAX_LISTED = 15;
+function listed(prefix: string, items: string[]): string[] {
+  if (items.length === 0) return [];
+  const head = items.slice(0, MAX_LISTED).map((x) => `${prefix}: ${x}`);
+  return items.length > MAX_LISTED ? [...head, `${prefix}: … and ${items.length - MAX_LISTED} more`] : head;
+}
+
+/** Every stream ended exactly as the reference, with no error event and no failure. */
+function streamFailures(records: readonly StreamRecord[]): string[] {
+  return listed(
+    'stream',
+    records.flatMap((r) =>
+      r.failure ? [`#${r.index} (${r.streamId ?? 'no id'}): ${r.failure}`] : r.errorEvent ? [`#${r.index} (${r.streamId}): error event: ${r.errorEvent}`] : [],
+    ),
+  );
+}
+
+/** Every task completed, and its steps are 0..n-1, each recorded exactly once. */
+async function taskFailures(d: Driver, load: TaskLoad, timeoutMs: number): Promise<string[]> {
+  await load.awaitAll(timeoutMs);
+  const out = [...load.failures];
+  const stored = await d.taskSteps(load.records.map((t) => t.id));
+  for (const t of load.records) {
+    if (t.failure) out.push(`${t.id}: ${t.failure}`);
+    else if (t.status !== 'completed') out.push(`${t.id}: ended ${t.status}`);
+    const steps = stored.get(t.id) ?? [];
+    const once = steps.length === new Set(steps).size && steps.every((s, i) => s === i);
+    if (!once || steps.length === 0) out.push(`${t.id}: steps recorded ${JSON.stringify(steps)}, expected 0..n-1 once each`);
+    else if (steps.length !== t.steps.length) out.push(`${t.id}: API shows ${t.steps.length} steps, the database ${steps.length}`);
+  }
+  return listed('task', out);
+}
+
+/** Every gracefully deleted pod exited 0 on its own, inside its grace period. */
+function terminationFailures(ts: readonly Termination[]): string[] {
+  return ts.flatMap((t) => {
+    if (t.cause !== 'delete') return [];
+    const problems: string[] = [];
+    if (t.killedAtDeadline || t.signal === 'SIGKILL') problems.push('was SIGKILLed at the end of its grace period');
+    else if (t.exitCode !== 0) problems.push(`exited ${t.exitCode ?? t.signal}`);
+    if (t.finishedAt > t.deletedAt + t.gracePeriodSeconds * 1000) problems.push(`finished ${t.finishedAt - t.deletedAt} ms after deletion (grace ${t.gracePeriodSeconds} s)`);
+    if (!t.message) problems.push('left no drain report as its termination message');
+    return problems.map((p) => `pod ${t.pod} ${p}`);
+  });
+}
+
+function serviceFailures(d: Driver, before: { failed: number; cut: number } | undefined): string[] {
+  if (!d.serviceErrors || !before) return [];
+  const now = d.serviceErrors();
+  const failed = now.failed - before.failed;
+  const cut = now.cut - before.cut;
+  return [
+    ...(failed > 0 ? [`the Service answered ${failed} request(s) itself with 502/503 (no endpoint could take them)`] : []),
+    ...(cut > 0 ? [`the Service saw ${cut} response(s) cut by their pod`] : []),
+  ];
+}
+
+function streamFacts(records: readonly StreamRecord[], d: Driver) {
+  const longerThanBudget = records.filter((r) => r.maxTokens / d.timings.tokensPerSecond > d.timings.drainBudgetSeconds);
+  return {
+    streams: records.length,
+    streamsLongerThanDrainBudget: longerThanBudget.length,
+    streamsHandedOff: records.filter((r) => r.handoffsAt.length > 0).length,
+    streamsResumed: records.filter((r) => r.resumes > 0).length,
+    resumes: records.reduce((n, r) => n + r.resumes, 0),
+    retried503: records.reduce((n, r) => n + r.retried503, 0),
+    exact: records.filter((r) => r.exact).length,
+  };
+}
+
+async function waitForScrape(d: Driver): Promise<void> {
+  // Two scrape intervals, so the last pods' final counters are in.
+  if (d.prometheusUrl) await sleep(2_500);
+}
+
+const rollingRestarts: ScenarioCase = {
+  name: 'streams, tasks and embeddings through the Service survive consecutive rolling restarts with no client noticing',
+  async run(d, o, tag) {
+    const { minTokens, maxTokens } = streamTokens(d);
+    const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: o.streams, minTokens, maxTokens });
+    const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
+    const embeddings = new EmbeddingLoad(d.serviceUrl, d.apiKey, tag);
+    const from = Date.now();
+    streams.start();
+    embeddings.start();
+    await tasks.submit(o.tasks);
+    // Let the longest streams get well under way before the first pod goes.
+    await sleep(d.timings.drainBudgetSeconds * 1000);
+    for (let i = 1; i <= o.restarts; i++) {
+      const t = Date.now();
+      await d.rolloutRestart();
+      o.progress(`rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started`);
+    }
+    await Promise.all([streams.stop(), embeddings.stop()]);
+    o.progress(`streams done: ${streams.records.length}; embedding rounds ${embeddings.rounds}; waiting for tasks`);
+    const failures = [...streamFailures(streams.records), ...listed('embeddings', embeddings.failures), ...(await taskFailures(d, tasks, 120_000))];
+    const facts = { ...streamFacts(streams.records, d), tasks: tasks.records.length, embeddingRounds: embeddings.rounds, rollouts: o.restarts };
+    if (facts.streamsLongerThanDrainBudget === 0) failures.push('no stream was longer than the drain budget: the scenario did not test handoff');
+    if (facts.resumes === 0) failures.push('no stream was handed off and resumed during the rollouts');
+    await d.settle();
+    await waitForScrape(d);
+    let prometheus: PrometheusFindings | undefined;
+    if (d.prometheusUrl) {
+      prometheus = await prometheusFindings(d.prometheusUrl, from, Date.now());
+      for (const phase of ['drain', 'handoff'] as const) {
+        if (!prometheus.phasesSeen[phase]) failures.push(`prometheus: no replica was ever scraped in phase ${phase}`);
+      }
+      if (!prometheus.streamHandoffs) failures.push('prometheus: lastcall_stream_handoffs_total never rose');
+      if (!prometheus.streamResumes) failures.push('prometheus: lastcall_stream_resumes_total never rose');
+      failures.push(...listed('dashboard query without data', prometheus.emptyDashboardQueries));
+    }
+    return { failures, facts, streams: streams.records, tasks: tasks.records, ...(prometheus ? { prometheus } : {}) };
+  },
+};
+
+/** A batch of long streams and some tasks, with `fault` injected once they are under way. */
+async function faultCase(d: Driver, o: ScenarioOptions, tag: string, fault: () => Promise<string>) {
+  const { maxTokens } = streamTokens(d);
+  const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: Math.max(10, Math.round(o.streams / 4)), minTokens: Math.round(maxTokens / 2), maxTokens });
+  const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
+  const batch = streams.runBatch(Math.max(10, Math.round(o.streams / 4)));
+  await tasks.submit(Math.max(5, Math.round(o.tasks / 5)));
+  await sleep(d.timings.drainBudgetSeconds * 500);
+  o.progress(await fault());
+  await batch;
+  const failures = [...streamFailures(streams.records), ...(await taskFailures(d, tasks, 120_000))];
+  await d.settle();
+  return { failures, facts: { ...streamFacts(streams.records, d), tasks: tasks.records.length }, streams: streams.records, tasks: tasks.records };
+}
+
+const sigkill: ScenarioCase = {
+  name: 'a replica killed with SIGKILL mid-run loses no stream and no task: they resume on another replica once the lease expires',
+  // Until the Service drops the dead pod's endpoint, it cuts its streams and refuses connections
+  // to it: the race a real cluster has too. Cut streams must resume; refused ones are counted.
+  platformErrorsExpected: true,
+  async run(d, o, tag) {
+    let victim = '';
+    const r = await faultCase(d, o, tag, async () => {
+      victim = await d.killPod();
+      return `killed ${victim} with SIGKILL`;
+    });
+    const refused = r.streams.filter((s) => s.failure?.includes(`HTTP 502: endpoint ${victim} `));
+    for (const s of refused) s.failure = undefined;
+    const failures = r.failures.filter((f) => !f.includes(`HTTP 502: endpoint ${victim} `));
+    if (r.facts.resumes === 0) failures.push('no stream resumed after the kill: the killed replica served none?');
+    return { ...r, failures, facts: { ...r.facts, refusedByDeadEndpoint: refused.length } };
+  },
+};
+
+const databaseRestart: ScenarioCase = {
+  name: 'a PostgreSQL restart mid-run loses nothing: streams and tasks finish exactly',
+  needs: (d) => !!d.restartDatabase,
+  async run(d, o, tag) {
+    return faultCase(d, o, tag, async () => {
+      const t = Date.now();
+      await d.restartDatabase!();
+      return `database restarted in ${((Date.now() - t) / 1000).toFixed(1)} s`;
+    });
+  },
+};
+
+const upstreamFaults: ScenarioCase = {
+  name: 'upstream errors mid-stream are retried into exact streams, and a stream whose upstream keeps failing ends with a clear error event, never a hang',
+  needs: (d) => !!d.setUpstreamFaults,
+  async run(d, o, tag) {
+    const after = 5;
+    const noHang = AbortSignal.timeout(60_000);
+    const client = { signal: noHang };
+    // Every 5th upstream completion breaks after 5 tokens: lastcall continues it from the
+    // persisted prefix, so every client still gets the exact text.
+    const sometimes = new StreamLoad(d.serviceUrl, d.apiKey, { tag: `${tag}-a`, concurrency: 10, minTokens: after * 4, maxTokens: after * 8, client });
+    // Every upstream completion breaks: the retries run out and the stream must end with an error.
+    const always = new StreamLoad(d.serviceUrl, d.apiKey, { tag: `${tag}-b`, concurrency: 5, minTokens: after * 10, maxTokens: after * 12, client });
+    try {
+      await d.setUpstreamFaults!({ failEveryNthStream: 5, failAfterTokens: after });
+      await sometimes.runBatch(30);
+      await d.setUpstreamFaults!({ failEveryNthStream: 1, failAfterTokens: after });
+      await always.runBatch(5);
+    } finally {
+      await d.setUpstreamFaults!({ failEveryNthStream: 0, failAfterTokens: after });
+    }
+    const failures = streamFailures(sometimes.records);
+    for (const r of always.records) {
+      if (r.failure) failures.push(`stream #${r.index} (upstream always failing): ${r.failure}`);
+      else if (r.errorEvent === undefined) failures.push(`stream #${r.index} (upstream always failing) ended without an error event`);
+      else if (r.prefixTokens === undefined || r.prefixTokens <= 0 || r.prefixTokens % after !== 0)
+        failures.push(`stream #${r.index} errored after ${r.prefixTokens} reference tokens: not whole injected runs of ${after}`);
+    }
+    const facts = {
+      streams: sometimes.records.length,
+      exact: sometimes.records.filter((r) => r.exact).length,
+      alwaysFailing: always.records.length,
+      endedWithErrorEvent: always.records.filter((r) => r.errorEvent !== undefined).length,
+      tokensBeforeError: always.records.map((r) => r.prefixTokens),
+    };
+    return { failures, facts, streams: [...sometimes.records, ...always.records], tasks: [] };
+  },
+};
+
+export const CASES: readonly ScenarioCase[] = [rollingRestarts, sigkill, databaseRestart, upstreamFaults];
+
+export interface ScenarioReport {
+  readonly driver: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly timings: Driver['timings'];
+  readonly options: Omit<ScenarioOptions, 'progress'>;
+  readonly cases: CaseResult[];
+  readonly ok: boolean;
+}
+
+/** Runs every case the driver supports (or those whose name contains `only`), in order. */
+export async function runScenario(d: Driver, o: ScenarioOptions, only?: string): Promise<ScenarioReport> {
+  const startedAt = Date.now();
+  const cases: CaseResult[] = [];
+  const tag = randomBytes(4).toString('hex');
+  for (const c of CASES) {
+    if (only && !c.name.includes(only)) continue;
+    if (c.needs && !c.needs(d)) {
+      o.progress(`skip: ${c.name} (the ${d.name} driver cannot inject this fault)`);
+      continue;
+    }
+    o.progress(`case: ${c.name}`);
+    const caseStart = Date.now();
+    const before = d.serviceErrors?.();
+    const r = await c.run(d, o, `${tag}-${cases.length}`);
+    const terminations = (await d.terminations()).filter((t) => t.deletedAt >= caseStart);
+    const failures = [...r.failures, ...terminationFailures(terminations), ...(c.platformErrorsExpected ? [] : serviceFailures(d, before))];
+    const result: CaseResult = { name: c.name, startedAt: caseStart, endedAt: Date.now(), terminations, ...r, failures };
+    cases.push(result);
+    o.progress(`${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(r.facts)}`);
+    for (const f of failures) o.progress(`  ✗ ${f}`);
+  }
+  const { progress: _progress, ...options } = o;
+  return { driver: d.name, startedAt, endedAt: Date.now(), timings: d.timings, options, cases, ok: cases.every((c) => c.failures.length === 0) };
+}

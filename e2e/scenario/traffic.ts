@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { streamChat, type StreamClientOptions } from '../../src/client/index.js';
+import { plan } from '../../src/upstream/text.js';
+import { callApi, type ApiCallStats } from './api.js';
+
+/** One client stream and how it ended. Text is compared at the end and not kept (bounded memory). */
+export interface StreamRecord {
+  readonly index: number;
+  readonly maxTokens: number;
+  readonly startedAt: number;
+  endedAt?: number;
+  streamId?: string;
+  /** Times the server sent a resumable `end` (a handoff) to this client. */
+  readonly handoffsAt: number[];
+  resumes: number;
+  retried503: number;
+  /** Tokens received, and the reference length. */
+  receivedChars: number;
+  expectedChars: number;
+  exact: boolean;
+  /** The stream's `error` event, if it ended with one. */
+  errorEvent?: string;
+  /** Anything a client must never see: an HTTP error, a cut it could not resume, a wrong text. */
+  failure?: string;
+  /** The first `failAfterTokens` tokens matched, for the upstream fault case. */
+  prefixTokens?: number;
+}
+
+export interface StreamLoadSpec {
+  readonly tag: string;
+  readonly concurrency: number;
+  readonly minTokens: number;
+  readonly maxTokens: number;
+  readonly client?: Pick<StreamClientOptions, 'maxAttempts' | 'retryDelayMs' | 'signal'>;
+}
+
+/** The reference: what one uninterrupted generation of this conversation produces. */
+export function referenceTokens(content: string, maxTokens: number): readonly string[] {
+  return plan([{ role: 'user', content }], maxTokens).tokens;
+}
+
+const spread = (key: string, lo: number, hi: number) => lo + (createHash('sha256').update(key).digest().readUInt32BE(0) % (hi - lo + 1));
+
+/**
+ * Keeps `concurrency` streams open through the Service until stopped: each worker starts a new
+ * stream as soon as its previous one ends, with lengths spread between min and max tokens.
+ */
+export class StreamLoad {
+  readonly records: StreamRecord[] = [];
+  private stopped = false;
+  private workers: Promise<void>[] = [];
+  private next = 0;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+    private readonly spec: StreamLoadSpec,
+  ) {}
+
+  start(rampMs = 2_000): void {
+    for (let w = 0; w < this.spec.concurrency; w++) {
+      this.workers.push(
+        (async () => {
+          await new Promise((r) => setTimeout(r, (rampMs * w) / this.spec.concurrency));
+          while (!this.stopped) await this.one(this.next++);
+        })(),
+      );
+    }
+  }
+
+  /** Starts exactly `count` streams, `concurrency` at a time, and resolves when all have ended. */
+  async runBatch(count: number): Promise<void> {
+    const workers = Array.from({ length: Math.min(count, this.spec.concurrency) }, async () => {
+      for (let i = this.next++; i < count; i = this.next++) await this.one(i);
+    });
+    await Promise.all(workers);
+  }
+
+  /** No new streams; resolves once every open one has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers);
+  }
+
+  get open(): number {
+    return this.records.filter((r) => r.endedAt === undefined).length;
+  }
+
+  private async one(index: number): Promise<void> {
+    const content = `e2e ${this.spec.tag} stream ${index}`;
+    const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
+    const expected = referenceTokens(content, maxTokens);
+    const expectedText = expected.join('');
+    const rec: StreamRecord = {
+      index,
+      maxTokens,
+      startedAt: Date.now(),
+      handoffsAt: [],
+      resumes: 0,
+      retried503: 0,
+      receivedChars: 0,
+      expectedChars: expectedText.length,
+      exact: false,
+    };
+    this.records.push(rec);
+    try {
+      const result = await streamChat(
+        this.baseUrl,
+        { messages: [{ role: 'user', content }], max_tokens: maxTokens },
+        {
+          ...(this.apiKey ? { apiKey: this.apiKey } : {}),
+          maxAttempts: 200,
+          retryDelayMs: 250,
+          ...this.spec.client,
+          onEvent: (e) => {
+            if (e.event === 'end') rec.handoffsAt.push(Date.now());
+          },
+        },
+      );
+      rec.streamId = result.streamId;
+      rec.resumes = result.resumes;
+      rec.retried503 = result.retried503;
+      rec.receivedChars = result.text.length;
+      rec.exact = result.text === expectedText;
+      if (result.error) {
+        rec.errorEvent = result.error.message;
+        // How many whole reference tokens arrived before the error (-1: not a prefix at all).
+        let prefix = '';
+        let n = 0;
+        while (prefix.length < result.text.length && n < expected.length) prefix += expected[n++];
+        rec.prefixTokens = prefix === result.text ? n : -1;
+      } else if (!rec.exact) {
+        rec.failure = `text differs from the reference (${result.text.length} chars, expected ${expectedText.length}; resumes ${result.resumes})`;
+      }
+    } catch (err) {
+      rec.failure = `${(err as Error).name}: ${(err as Error).message}`;
+    } finally {
+      rec.endedAt = Date.now();
+    }
+  }
+}
+
+export interface TaskRecord {
+  readonly id: string;
+  readonly maxSteps: number;
+  status: string;
+  steps: number[];
+  failure?: string;
+}
+
+interface TaskView {
+  id: string;
+  status: string;
+  steps: { index: number }[];
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** Agent tasks submitted through the Service and followed until they finish. */
+export class TaskLoad {
+  readonly records: TaskRecord[] = [];
+  readonly stats: ApiCallStats = { calls: 0, retried503: 0 };
+  readonly failures: string[] = [];
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+    private readonly tag: string,
+  ) {}
+
+  async submit(count: number): Promise<void> {
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const maxSteps = spread(`${this.tag} task ${i}`, 3, 6);
+        try {
+          const { id } = await callApi<{ id: string }>(this.baseUrl, 'POST', '/v1/tasks', {
+            body: { prompt: `e2e ${this.tag} task ${i}: plan, research and answer`, max_steps: maxSteps },
+            ...(this.apiKey ? { apiKey: this.apiKey } : {}),
+            stats: this.stats,
+          });
+          this.records.push({ id, maxSteps, status: 'queued', steps: [] });
+        } catch (err) {
+          this.failures.push(`task ${i} not accepted: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  /** Polls every unfinished task once a second until all are finished or the time is up. */
+  async awaitAll(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const pending = this.records.filter((t) => !TERMINAL.has(t.status) && !t.failure);
+      if (pending.length === 0) return;
+      if (Date.now() > until) {
+        for (const t of pending) t.failure = `still ${t.status} after ${timeoutMs} ms`;
+        return;
+      }
+      await Promise.all(
+        pending.map(async (t) => {
+          try {
+            const view = await callApi<TaskView>(this.baseUrl, 'GET', `/v1/tasks/${t.id}`, {
+              ...(this.apiKey ? { apiKey: this.apiKey } : {}),
+              stats: this.stats,
+            });
+            t.status = view.status;
+            t.steps = view.steps.map((s) => s.index);
+          } catch (err) {
+            t.failure = (err as Error).message;
+          }
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+/** Embeddings, document upserts and searches through the Service, in a loop until stopped. */
+export class EmbeddingLoad {
+  readonly stats: ApiCallStats = { calls: 0, retried503: 0 };
+  readonly failures: string[] = [];
+  rounds = 0;
+  private stopped = false;
+  private workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+    private readonly tag: string,
+  ) {}
+
+  start(concurrency = 2): void {
+    for (let w = 0; w < concurrency; w++) this.workers.push(this.loop(w));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers);
+  }
+
+  private async loop(worker: number): Promise<void> {
+    const auth = this.apiKey ? { apiKey: this.apiKey } : {};
+    for (let n = 0; !this.stopped; n++) {
+      const id = `e2e-${this.tag}-${worker}-${n}`;
+      const text = `document ${id} about ${['drains', 'leases', 'probes', 'rollouts'][n % 4]} and ${['streams', 'tasks', 'vectors'][n % 3]}`;
+      try {
+        const emb = await callApi<{ data: { embedding: number[] }[] }>(this.baseUrl, 'POST', '/v1/embeddings', {
+          body: { input: [text, `query ${n}`] },
+          ...auth,
+          stats: this.stats,
+        });
+        if (emb.data.length !== 2 || emb.data.some((d) => d.embedding.length === 0)) throw new Error('embeddings: wrong shape');
+        await callApi(this.baseUrl, 'POST', '/v1/documents', { body: { documents: [{ id, text }] }, ...auth, stats: this.stats });
+        const found = await callApi<{ results: { id: string }[] }>(this.baseUrl, 'POST', '/v1/search', {
+          body: { query: text, k: 3 },
+          ...auth,
+          stats: this.stats,
+        });
+        if (found.results[0]?.id !== id) throw new Error(`search for ${id} returned ${found.results.map((r) => r.id).join(', ') || 'nothing'}`);
+        this.rounds++;
+      } catch (err) {
+        this.failures.push((err as Error).message);
+      }
+    }
+  }
+}
