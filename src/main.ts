@@ -15,6 +15,11 @@ import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
 import { createTasksFeature } from './tasks/feature.js';
+import { embeddingsFeature } from './embeddings/feature.js';
+import { loadEmbeddingModel, locateModel } from './embeddings/model.js';
+import { createEmbeddingService } from './embeddings/service.js';
+import { createEmbeddingMetrics } from './metrics/embeddings.js';
+import { createVectorsFeature } from './vectors/feature.js';
 import { createStreamsFeature } from './streams/feature.js';
 
 /** The composition root: the only place that wires modules together and starts the drain. */
@@ -56,6 +61,8 @@ async function main(): Promise<void> {
 
   const admin = createAdminServer({ registry, drain: engine.view, host: config.HOST, port: config.ADMIN_PORT });
   const adminPort = await admin.listen();
+  // Before the database opens: a missing or corrupt model exits 1 without touching DATA_DIR.
+  const embeddingModel = await loadEmbeddingModel(locateModel(config.EMBEDDING_MODEL_DIR));
 
   const db = await openDatabase({
     url: config.DATABASE_URL,
@@ -65,6 +72,9 @@ async function main(): Promise<void> {
   });
   const llm = await createLlm(config, logger);
   const features: Feature[] = [];
+  const embeddings = createEmbeddingService({ model: embeddingModel, metrics: createEmbeddingMetrics(registry), logger });
+  const vectors = await createVectorsFeature(db, embeddings);
+  features.push(embeddingsFeature(embeddings), vectors);
   features.push(
     createTasksFeature({
       db,
@@ -75,6 +85,7 @@ async function main(): Promise<void> {
       replica: config.REPLICA_ID,
       leaseSeconds: config.TASK_LEASE_SECONDS,
       concurrency: config.TASK_WORKER_CONCURRENCY,
+      search: vectors.search,
     }),
   );
 
