@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../local/cluster.js';
@@ -18,6 +19,8 @@ const num = (name: string, fallback: number) => (process.env[name] ? Number(proc
 
 export async function runLocal(progress: (line: string) => void = log): Promise<{ report: ScenarioReport; files: string[] }> {
   const started = Date.now();
+  // Pod logs and Prometheus data of the previous run would be mixed into this one's.
+  fs.rmSync(path.join(REPORT_DIR, 'run'), { recursive: true, force: true });
   const cluster = await LocalCluster.start({
     workDir: path.join(REPORT_DIR, 'run'),
     propagationLagMs: num('E2E_PROPAGATION_LAG_MS', 1_000),
