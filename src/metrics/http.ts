@@ -1,10 +1,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
 
-export type RejectReason = 'draining' | 'too_many_streams' | 'unauthorized' | 'bad_request';
+export const REJECT_REASONS = ['draining', 'too_many_streams', 'unauthorized'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export function createHttpMetrics(registry: Registry) {
-  return {
+  const metrics = {
     inFlight: new Gauge({
       name: METRICS.httpInFlight,
       help: 'Public API requests being served (streams included)',
@@ -23,5 +24,8 @@ export function createHttpMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Series exist from start-up, so increase() over a short run sees the step from 0.
+  for (const reason of REJECT_REASONS) metrics.rejected.inc({ reason }, 0);
+  return metrics;
 }
 export type HttpMetrics = ReturnType<typeof createHttpMetrics>;

@@ -30,6 +30,8 @@ export function createShutdownMetrics(registry: Registry) {
     registers: [registry],
   });
   for (const s of STATES) phase.set({ phase: s }, 0);
+  // Series exist from start-up, so rate()/increase() over a pod's life see the step from 0.
+  for (const p of PHASES) for (const outcome of ['timeout', 'error']) participantTimeouts.inc({ phase: p, outcome }, 0);
   ready.set(0);
   return {
     ready,
