@@ -29,7 +29,7 @@ function forwardable(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeader
  * The Service: an HTTP load balancer routing each request round-robin to the endpoints it
  * currently knows. It learns endpoint changes only through `setEndpoints` — the driver applies
  * them after a propagation lag, as kube-proxy would — so it can still route to a pod that is
- * already shutting down. What it cannot forward is a 502, which the scenario counts as a failure.
+ * already shutting down. What it cannot forward ends as a reset connection, as through kube-proxy.
  * Bodies are piped both ways without buffering, so SSE streams through token by token.
  */
 export class LoadBalancer {
@@ -77,8 +77,10 @@ export class LoadBalancer {
   private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
     const ep = this.pick();
     if (!ep) {
+      // kube-proxy rejects connections to a Service with no endpoints: the client sees a
+      // refused/reset connection, not an HTTP answer.
       this.stats.failed++;
-      return fail(res, 503, 'no ready endpoints');
+      return void req.socket.destroy();
     }
     this.stats.forwarded++;
     const upstream = http.request({
@@ -104,10 +106,12 @@ export class LoadBalancer {
         if (!up.complete) this.cut(res);
       });
     });
-    upstream.on('error', (err) => {
+    upstream.on('error', () => {
       if (res.headersSent) return this.cut(res);
+      // An L4 Service forwarding to a dead pod gives the client a refused/reset connection,
+      // never an HTTP 502; clients retry what never got an answer.
       this.stats.failed++;
-      fail(res, 502, `endpoint ${ep.name} (${ep.host}:${ep.port}): ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      req.socket.destroy();
     });
     // The client went away: stop the backend request too (the service sees the disconnect).
     res.on('close', () => {
@@ -121,10 +125,4 @@ export class LoadBalancer {
     this.stats.cut++;
     res.destroy();
   }
-}
-
-function fail(res: http.ServerResponse, status: number, message: string): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-  res.end(JSON.stringify({ error: { code: status === 502 ? 'bad_gateway' : 'no_endpoints', message } }));
 }

@@ -1,7 +1,8 @@
 /**
- * Plain JSON calls through the Service, with the one retry a well-behaved client makes: a 503
- * carrying Retry-After (a draining replica refusing new work) is tried again. Anything else that
- * is not 2xx — a 502 from the Service, a reset, a 500 — is a failed request.
+ * Plain JSON calls through the Service, with the retries a well-behaved client makes: a 503
+ * carrying Retry-After (a draining replica refusing new work), and a connection refused or reset
+ * before any answer (an endpoint that died before the Service dropped it) are tried again.
+ * Anything else that is not 2xx — a 502, a 500, a timeout — is a failed request.
  */
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -16,6 +17,7 @@ export class ApiError extends Error {
 export interface ApiCallStats {
   calls: number;
   retried503: number;
+  retriedConnection?: number;
 }
 
 export async function callApi<T>(
@@ -39,7 +41,14 @@ export async function callApi<T>(
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      throw new ApiError(0, `${method} ${path}: ${(err as Error).cause ?? (err as Error).message}`);
+      const cause = (err as Error).cause as NodeJS.ErrnoException | undefined;
+      const beforeAnswer = ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'].includes(cause?.code ?? '');
+      if (beforeAnswer && attempt < maxAttempts) {
+        if (opts.stats) opts.stats.retriedConnection = (opts.stats.retriedConnection ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      throw new ApiError(0, `${method} ${path}: ${cause ?? (err as Error).message}`);
     }
     const retryAfter = res.headers.get('retry-after');
     if (res.status === 503 && retryAfter !== null && attempt < maxAttempts) {

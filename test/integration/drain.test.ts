@@ -1,5 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { streamChat } from '../../src/client/index.js';
+import { plan } from '../../src/upstream/text.js';
 import { rawConnection } from '../support/http.js';
+import { startPostgres } from '../support/postgres.js';
 import { runServiceToExit, startService, type ServiceProcess } from '../support/service.js';
 
 const running: ServiceProcess[] = [];
@@ -49,6 +55,69 @@ describe('SIGTERM on a real process', () => {
     const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string }[]; withinBudget: boolean };
     expect(report.phases.map((p) => p.name)).toEqual(['announce', 'stop-intake', 'drain', 'handoff', 'release', 'exit']);
     expect(report.withinBudget).toBe(true);
+  });
+
+  it('lets a slow in-flight request finish during drain, refuses new ones, and exits 0 inside the budget', async () => {
+    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '0.5', TERMINATION_GRACE_PERIOD_SECONDS: '12', DEV_UPSTREAM_TOKENS_PER_SECOND: '40' });
+    const messages = [{ role: 'user', content: 'a slow answer that outlives the signal' }];
+    const events: string[] = [];
+    // 80 tokens at 40/s: about 2 s, well inside the 10 s budget.
+    const inFlight = streamChat(svc.url, { messages, max_tokens: 80 }, { onEvent: (e) => events.push(e.event), maxAttempts: 1 });
+    while (!events.includes('token')) await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.phase === 'announce');
+    expect((await get(`${svc.adminUrl}/readyz`)).status).toBe(503);
+    expect((await get(`${svc.adminUrl}/livez`)).status).toBe(200);
+    const result = await inFlight;
+    expect(result.text).toBe(plan(messages, 80).tokens.join(''));
+    expect(result.finishReason).toBe('length');
+    expect(events).not.toContain('end');
+    expect(result.resumes).toBe(0);
+    const exit = await svc.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - t0).toBeLessThan(10_000);
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string; durationMs: number }[] };
+    expect(report.phases.map((p) => p.name)).toEqual(['announce', 'stop-intake', 'drain', 'handoff', 'release', 'exit']);
+    // The drain phase lasted as long as the stream needed, not the whole budget.
+    const drain = report.phases.find((p) => p.name === 'drain')!;
+    expect(drain.durationMs).toBeGreaterThan(300);
+    expect(drain.durationMs).toBeLessThan(5_000);
+  });
+
+  it('exits 0 inside the budget even when a participant ignores its deadline (PostgreSQL frozen by SIGSTOP)', async () => {
+    const pg = await startPostgres();
+    // Every process of the cluster: the postmaster and its backends.
+    const postmaster = fs.readFileSync(path.join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+    const clusterPids = () => [postmaster, ...execFileSync('pgrep', ['-P', postmaster]).toString().trim().split('\n')];
+    try {
+      const svc = await service({ DATABASE_URL: pg.url, ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '6', SHUTDOWN_SAFETY_MARGIN_SECONDS: '1' });
+      // Work in flight whose next database write will hang: a stream and a task.
+      const events: string[] = [];
+      const stream = streamChat(svc.url, { messages: [{ role: 'user', content: 'frozen' }], max_tokens: 400 }, { onEvent: (e) => events.push(e.event), maxAttempts: 1 }).catch(() => undefined);
+      await fetch(`${svc.url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'frozen database' }) });
+      while (!events.includes('token')) await new Promise((r) => setTimeout(r, 20));
+      execFileSync('kill', ['-STOP', ...clusterPids()]);
+      const t0 = performance.now();
+      svc.kill('SIGTERM');
+      const exit = await svc.exited;
+      expect(exit.code).toBe(0);
+      // The sequence ends inside the 5 s budget (withinBudget below); the process is gone
+      // before the kubelet's SIGKILL at 6 s even on a loaded machine.
+      expect(exit.at - t0).toBeLessThan(6_000);
+      const report = svc.logs.find((l) => l.msg === 'drain report')?.report as {
+        withinBudget: boolean;
+        phases: { name: string; participants: { name: string; outcome: string }[] }[];
+      };
+      expect(report.withinBudget).toBe(true);
+      // The database participant waited on queries that never return, and was abandoned.
+      const release = report.phases.find((p) => p.name === 'release')!;
+      expect(release.participants.find((p) => p.name === 'database')?.outcome).toBe('timeout');
+      void stream;
+    } finally {
+      execFileSync('kill', ['-CONT', ...clusterPids()]);
+      await pg.stop();
+    }
   });
 
   it('answers a request that arrives on an old socket after stop-intake with 503, Retry-After and Connection: close', async () => {
