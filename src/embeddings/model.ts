@@ -127,6 +127,9 @@ export async function loadEmbeddingModel(
       if (!pipe) throw new Error('embedding model disposed');
       const out = await pipe([...texts], { pooling: 'mean', normalize: true });
       const data = out.data as Float32Array;
+      // A text whose tokens all have zero vectors normalises to 0/0; answer a zero vector
+      // instead of NaN, which JSON cannot carry.
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
       const vectors = texts.map((_, i) => data.slice(i * dims, (i + 1) * dims));
       return { vectors, tokens: tokensPerRow };
     },
