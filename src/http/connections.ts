@@ -1,6 +1,18 @@
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+const OBSERVER = Symbol('lastcall.observer');
+
+/**
+ * Marks a long-lived response that only watches work done elsewhere (task progress events):
+ * draining does not wait for it, since nothing is lost by ending it; its owner ends it with a
+ * resumable event in `handoff`.
+ */
+export function markObserver(res: ServerResponse): void {
+  (res as ServerResponse & { [OBSERVER]?: true })[OBSERVER] = true;
+}
+const isObserver = (res: ServerResponse) => (res as ServerResponse & { [OBSERVER]?: true })[OBSERVER] === true;
+
 /**
  * Tracks every socket of a server and how many requests each one is serving, so shutdown can
  * close idle keep-alive sockets at once, let busy ones finish, and destroy what is left at the
@@ -9,6 +21,7 @@ import type { Socket } from 'node:net';
  */
 export class ConnectionTracker {
   private readonly active = new Map<Socket, number>();
+  private readonly responses = new Set<ServerResponse>();
   private closing = false;
   private readonly idleWaiters = new Set<() => void>();
 
@@ -23,7 +36,9 @@ export class ConnectionTracker {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket;
       this.active.set(socket, (this.active.get(socket) ?? 0) + 1);
+      this.responses.add(res);
       res.once('close', () => {
+        this.responses.delete(res);
         const left = (this.active.get(socket) ?? 1) - 1;
         if (this.active.has(socket)) this.active.set(socket, left);
         // After intake stops, a socket that finished its last request is closed cleanly
@@ -35,8 +50,13 @@ export class ConnectionTracker {
   }
 
   get requestsInFlight(): number {
+    return this.responses.size;
+  }
+
+  /** Requests draining waits for: all but observers. */
+  private get workInFlight(): number {
     let n = 0;
-    for (const count of this.active.values()) n += count;
+    for (const res of this.responses) if (!isObserver(res)) n++;
     return n;
   }
 
@@ -55,23 +75,23 @@ export class ConnectionTracker {
   }
 
   /**
-   * Sockets still open that we have not ended: after intake stops these are the ones midway
-   * through a request, whose answer (503 or the response) must still be written.
+   * Sockets still open that we have not ended and that serve no request: after intake stops
+   * these are the ones midway through sending one, whose answer (503) must still be written.
    */
-  private get socketsNotEnded(): number {
+  private get socketsMidRequest(): number {
     let n = 0;
-    for (const socket of this.active.keys()) if (!socket.destroyed && !socket.writableEnded) n++;
+    for (const [socket, count] of this.active) if (count === 0 && !socket.destroyed && !socket.writableEnded) n++;
     return n;
   }
 
   /**
-   * Resolves when no request is in flight and, once intake has stopped, no socket is midway
-   * through sending one — or when `signal` aborts.
+   * Resolves when no request but observers is in flight and, once intake has stopped, no socket
+   * is midway through sending one — or when `signal` aborts.
    */
   whenIdle(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const check = () => {
-        const idle = this.requestsInFlight === 0 && (!this.closing || this.socketsNotEnded === 0);
+        const idle = this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0);
         if (idle || signal.aborted) {
           this.idleWaiters.delete(check);
           signal.removeEventListener('abort', check);

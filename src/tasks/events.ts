@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { sleep, systemClock } from '../drain/clock.js';
+import { markObserver } from '../http/connections.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
 import type { StepRow, TaskStore } from './store.js';
@@ -23,6 +24,7 @@ export class TaskEvents {
   ) {}
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
+    markObserver(res);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
     res.write(`retry: ${RETRY_AFTER_MS}\n\n`);
     const closed = new AbortController();
