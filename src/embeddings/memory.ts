@@ -24,15 +24,19 @@ export function memoryReturned(before: MemorySnapshot, after: MemorySnapshot): M
 }
 
 /**
- * Collects garbage so that buffers the model held are freed before memory is measured. Without
- * --expose-gc the collector is exposed on demand; this runs only at shutdown, where the
+ * A full collection now, so a measurement counts only live memory. Without --expose-gc the
+ * collector is exposed on demand; this runs only at shutdown (and in the bench), where the
  * flag's late change can no longer surprise anything.
  */
+export function collectGarbageNow(): void {
+  gcFunction()?.();
+}
+
+/** Collects, waits for native finalizers (they run after a collection, off this tick), collects again. */
 export async function collectGarbage(settleMs: number, signal?: AbortSignal): Promise<void> {
-  gcFunction()?.();
-  // Native finalizers (ONNX tensors, external buffers) run after the collection, off this tick.
+  collectGarbageNow();
   await wait(settleMs, undefined, { signal, ref: false }).catch(() => undefined);
-  gcFunction()?.();
+  collectGarbageNow();
 }
 
 let exposed: (() => void) | undefined;

@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { EmbeddingMetrics } from '../metrics/embeddings.js';
 import { MicroBatcher } from './batcher.js';
 import { checkTexts, INPUT_FIELD, type TextField } from './limits.js';
-import { collectGarbage, memoryReturned, memorySnapshot } from './memory.js';
+import { collectGarbage, collectGarbageNow, memoryReturned, memorySnapshot } from './memory.js';
 import type { EmbeddedBatch, EmbeddingModel } from './model.js';
 
 /** Texts per model call: past ~32 a CPU batch gains little and padding to the longest text costs. */
@@ -76,17 +76,20 @@ export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: E
       phase: 'release',
       async close(deadline) {
         await batcher.whenIdle(deadline.signal);
+        // Collect first (synchronously, before other release participants get a turn), so
+        // garbage unrelated to the model is not counted as returned by it.
+        collectGarbageNow();
         const before = memorySnapshot();
         await model.dispose();
         metrics.modelLoaded.set(0);
         // The ONNX session's native memory is freed at once; what the pipeline held in JS
-        // (tokenizer tables, buffers) only after a collection. Other release participants run
-        // alongside (the database closes now too), so the second figure can include theirs.
+        // (tokenizer tables, buffers) only after a collection.
         const atDispose = memoryReturned(before, memorySnapshot());
         await collectGarbage(Math.min(SETTLE_MS, deadline.remainingMs() / 2), deadline.signal);
         const after = memorySnapshot();
         const returned = memoryReturned(before, after);
-        metrics.memoryReturned.set(Math.max(0, returned.rss));
+        // The metric keeps to what is the model's for certain; the detail also has the wider figure.
+        metrics.memoryReturned.set(Math.max(0, atDispose.rss));
         const detail = { modelBytes: model.weightBytes, before, after, returned, returnedAtDispose: atDispose };
         logger.info(detail, 'embedding model disposed');
         return detail;

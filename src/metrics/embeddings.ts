@@ -15,7 +15,7 @@ export function createEmbeddingMetrics(registry: Registry) {
     }),
     memoryReturned: new Gauge({
       name: METRICS.embeddingMemoryReturnedBytes,
-      help: 'Resident memory (RSS) the process gave back when the embedding model was disposed',
+      help: 'Resident memory (RSS) the process gave back as the embedding model was disposed at shutdown',
       registers: [registry],
     }),
     inFlight: new Gauge({

@@ -81,8 +81,9 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     for (const k of ['rss', 'external', 'arrayBuffers']) {
       expect(release.returned[k]).toBe(release.before[k] - release.after[k]);
     }
-    // Disposing the ONNX session frees its weights at once.
-    expect(release.returnedAtDispose.rss).toBeGreaterThan(0);
+    // Disposing the ONNX session gives its weights back at once (measured: ~93 % of them; the
+    // bench checks the 90 % target, this guards against the session not being released at all).
+    expect(release.returnedAtDispose.rss).toBeGreaterThan(release.modelBytes / 2);
     expect(release.returned.rss).toBeGreaterThan(0);
     const disposedLine = svc.logs.find((l) => l.msg === 'embedding model disposed');
     expect(disposedLine).toBeDefined();
