@@ -1,0 +1,45 @@
+/** Shared pieces of the streams benchmarks: a standalone upstream, a timed SSE reader, percentiles. */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { ROOT } from '../test/support/service.js';
+
+/** Until the embedding model package is installed, point the service at the model in the tree. */
+export const modelEnv: Record<string, string> = ((): Record<string, string> => {
+  try {
+    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
+    return {};
+  } catch {
+    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
+  }
+})();
+
+/** The dev upstream as its own process, so neither side under test pays for generating tokens. */
+export function startUpstream(tokensPerSecond: number): Promise<{ url: string; stop(): void }> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--port', '0', '--tokens-per-second', String(tokensPerSecond)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`upstream exited ${code}`)));
+    proc.stdout!.setEncoding('utf8').once('data', (line: string) => {
+      resolve({ url: (JSON.parse(line) as { url: string }).url, stop: () => void proc.kill('SIGKILL') });
+    });
+  });
+}
+
+/** Reads an SSE response, timestamping every `data:` line that carries a token. */
+export async function timedTokens(res: Response): Promise<number[]> {
+  const times: number[] = [];
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const now = performance.now();
+    const text = decoder.decode(chunk, { stream: true });
+    for (const m of text.matchAll(/^data: \{"text"/gm)) if (m) times.push(now);
+  }
+  return times;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
