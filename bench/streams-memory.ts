@@ -3,7 +3,7 @@
  * `npx tsx bench/streams-memory.ts` (after `npm run build`). Target: < 300 MB above idle.
  */
 import { startService } from '../test/support/service.js';
-import { modelEnv, startUpstream } from './streams-support.js';
+import { startUpstream } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 
@@ -19,7 +19,7 @@ const metric = async (adminUrl: string, name: string) => {
 
 // Slow tokens keep every stream open for the whole measurement.
 const upstream = await startUpstream(5);
-const svc = await startService({ ...modelEnv, OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS + 10) });
+const svc = await startService({ OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS + 10) });
 try {
   await new Promise((r) => setTimeout(r, 2_000));
   const idle = await rss(svc.adminUrl);

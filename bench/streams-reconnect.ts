@@ -8,7 +8,7 @@
 import { startPostgres } from '../test/support/postgres.js';
 import { startService } from '../test/support/service.js';
 import { plan } from '../src/upstream/text.js';
-import { percentile, modelEnv } from './streams-support.js';
+import { percentile } from './streams-support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -21,7 +21,6 @@ function longPrompt(run: number) {
 }
 const pg = await startPostgres();
 const env = (id: string) => ({
-  ...modelEnv,
   DATABASE_URL: pg.url,
   REPLICA_ID: id,
   TERMINATION_GRACE_PERIOD_SECONDS: '3',

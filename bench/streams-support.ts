@@ -1,18 +1,7 @@
 /** Shared pieces of the streams benchmarks: a standalone upstream, a timed SSE reader, percentiles. */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ROOT } from '../test/support/service.js';
-
-/** Until the embedding model package is installed, point the service at the model in the tree. */
-export const modelEnv: Record<string, string> = ((): Record<string, string> => {
-  try {
-    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
-    return {};
-  } catch {
-    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
-  }
-})();
 
 /** The dev upstream as its own process, so neither side under test pays for generating tokens. */
 export function startUpstream(tokensPerSecond: number): Promise<{ url: string; stop(): void }> {

@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import { startPostgres } from '../test/support/postgres.js';
 import { startService } from '../test/support/service.js';
-import { modelEnv, percentile, startUpstream, timedTokens } from './streams-support.js';
+import { percentile, startUpstream, timedTokens } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 50);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 1000);
@@ -59,7 +59,7 @@ async function run(baseUrl: string) {
 const proxy = await bareProxy();
 // Real PostgreSQL, as in any multi-replica deployment (embedded PGlite runs in the service's own event loop).
 const pg = await startPostgres();
-const svc = await startService({ ...modelEnv, DATABASE_URL: pg.url, OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS * 2) });
+const svc = await startService({ DATABASE_URL: pg.url, OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS * 2) });
 try {
   await run(proxy.url); // warm both paths up
   await run(svc.url);

@@ -19,7 +19,12 @@ export interface Llm {
  * so `release` can close the upstream connections instead of leaving them to the process exit.
  */
 export async function createLlm(config: Config, logger: Logger): Promise<Llm> {
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
+  // One upstream connection per stream being generated, plus task steps, so the cap on streams
+  // (not this pool) is what limits concurrency.
+  const agent = new Agent({
+    keepAliveTimeout: 30_000,
+    connections: config.MAX_CONCURRENT_STREAMS + config.TASK_WORKER_CONCURRENCY * 2 + 16,
+  });
   let baseURL = config.OPENAI_BASE_URL;
   let devServer: ReturnType<typeof createUpstreamServer> | undefined;
   if (!baseURL) {

@@ -1,20 +1,8 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
 import { freePort, startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { ROOT, startService, type ServiceProcess } from '../support/service.js';
-
-// Until the embedding model package is installed, point the service at the model in the tree.
-const modelEnv = (() => {
-  try {
-    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
-    return {};
-  } catch {
-    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
-  }
-})();
+import { startService, type ServiceProcess } from '../support/service.js';
 
 describe('the demo page survives a restart of the replica serving it (headless Chromium)', () => {
   let pg: PostgresInstance;
@@ -37,7 +25,6 @@ describe('the demo page survives a restart of the replica serving it (headless C
   it('a plain EventSource reconnects with Last-Event-ID and the page ends with the full text', async () => {
     const port = await freePort();
     const env = {
-      ...modelEnv,
       PORT: String(port),
       DATABASE_URL: pg.url,
       TERMINATION_GRACE_PERIOD_SECONDS: '6',

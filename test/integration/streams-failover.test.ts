@@ -1,21 +1,9 @@
-import { createRequire } from 'node:module';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { ROOT, startService, type ServiceProcess } from '../support/service.js';
-
-// Until the embedding model package is installed, point the service at the model in the tree.
-const modelEnv = (() => {
-  try {
-    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
-    return {};
-  } catch {
-    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
-  }
-})();
+import { startService, type ServiceProcess } from '../support/service.js';
 
 const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget
 const BUDGET_MS = 5_000; // grace 6 − margin 1
@@ -58,7 +46,6 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
   let pg: PostgresInstance;
   let b: ServiceProcess;
   const env = (replica: string) => ({
-    ...modelEnv,
     DATABASE_URL: pg.url,
     REPLICA_ID: replica,
     TERMINATION_GRACE_PERIOD_SECONDS: '6',

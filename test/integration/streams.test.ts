@@ -1,19 +1,7 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resumeStream, streamChat } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
-import { ROOT, startService, type ServiceProcess } from '../support/service.js';
-
-// Until the embedding model package is installed, point the service at the model in the tree.
-const modelEnv = (() => {
-  try {
-    createRequire(import.meta.url).resolve('@lastcall/embedding-model');
-    return {};
-  } catch {
-    return { EMBEDDING_MODEL_DIR: path.join(ROOT, 'models/lastcall-mini-embed') };
-  }
-})();
+import { startService, type ServiceProcess } from '../support/service.js';
 
 type ErrorBody = { error: { code: string } };
 const KEY = 'key-one';
@@ -37,7 +25,7 @@ describe('streams API on one replica (embedded PGlite)', () => {
   };
 
   beforeAll(async () => {
-    svc = await startService({ ...modelEnv, API_KEYS: `${KEY},${OTHER}`, MAX_CONCURRENT_STREAMS: '2', DEV_UPSTREAM_TOKENS_PER_SECOND: '200' });
+    svc = await startService({ API_KEYS: `${KEY},${OTHER}`, MAX_CONCURRENT_STREAMS: '2', DEV_UPSTREAM_TOKENS_PER_SECOND: '200' });
   });
   afterAll(() => svc?.kill('SIGKILL'));
 
