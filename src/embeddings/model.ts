@@ -125,13 +125,15 @@ export async function loadEmbeddingModel(
     loadMs,
     async embed(texts) {
       if (!pipe) throw new Error('embedding model disposed');
-      const out = await pipe([...texts], { pooling: 'mean', normalize: true });
-      const data = out.data as Float32Array;
+      const pending = pipe([...texts], { pooling: 'mean', normalize: true });
+      // The pipeline tokenizes synchronously before its first await, so this is this call's count.
+      const tokens = tokensPerRow;
+      const data = (await pending).data as Float32Array;
       // A text whose tokens all have zero vectors normalises to 0/0; answer a zero vector
       // instead of NaN, which JSON cannot carry.
       for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
       const vectors = texts.map((_, i) => data.slice(i * dims, (i + 1) * dims));
-      return { vectors, tokens: tokensPerRow };
+      return { vectors, tokens };
     },
     async dispose() {
       const p = pipe;
