@@ -36,6 +36,8 @@ interface MemoryRun {
   baseline: MemorySnapshot;
   loaded: MemorySnapshot;
   used: MemorySnapshot;
+  /** Right after dispose, before any collection: the ONNX session's own memory. */
+  disposed: MemorySnapshot;
   after: MemorySnapshot;
 }
 
@@ -54,9 +56,10 @@ async function memoryChild(): Promise<void> {
   await settle();
   const used = memorySnapshot();
   await model.dispose();
+  const disposed = memorySnapshot();
   await settle();
   const after = memorySnapshot();
-  const run: MemoryRun = { loadMs: model.loadMs, weightBytes: model.weightBytes, baseline, loaded, used, after };
+  const run: MemoryRun = { loadMs: model.loadMs, weightBytes: model.weightBytes, baseline, loaded, used, disposed, after };
   process.stdout.write(JSON.stringify(run));
   clearInterval(keepAlive);
 }
@@ -94,12 +97,14 @@ async function memoryReport(): Promise<void> {
     const rssReturned = r.used.rss - r.after.rss;
     const extReturned = r.used.external - r.after.external;
     const pct = (100 * rssReturned) / r.weightBytes;
+    const atDispose = r.used.rss - r.disposed.rss;
     console.log(
       `${s.name}\n` +
         `  model ${mib(r.weightBytes)} loaded in ${r.loadMs.toFixed(0)} ms | ` +
         `RSS baseline ${mib(r.baseline.rss)}, loaded ${mib(r.loaded.rss)}, after use ${mib(r.used.rss)}, after unload ${mib(r.after.rss)} | ` +
         `external loaded ${mib(r.loaded.external)}, after unload ${mib(r.after.external)}\n` +
         `  returned at unload: RSS ${mib(rssReturned)} = ${pct.toFixed(0)} % of the model's bytes [≥ 90 %]` +
+        ` (${mib(atDispose)} at dispose, before GC)` +
         `, external ${mib(extReturned)}; still above baseline: RSS ${mib(r.after.rss - r.baseline.rss)}`,
     );
   }

@@ -6,7 +6,7 @@ import { checkTexts, INPUT_FIELD, type TextField } from './limits.js';
 import { collectGarbage, collectGarbageNow, memoryReturned, memorySnapshot } from './memory.js';
 import type { EmbeddedBatch, EmbeddingModel } from './model.js';
 
-/** Texts per model call: past ~32 a CPU batch gains little and padding to the longest text costs. */
+/** Texts per model call; a batch is padded to its longest text, so bigger batches waste more. */
 export const MAX_BATCH = 32;
 /** Texts accepted and waiting at once (bounds queued memory: at most this × MAX_TEXT_CHARS). */
 export const MAX_QUEUED = 1024;
