@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
 import type { Deadline } from '../drain/clock.js';
+import { Quiescence } from '../drain/quiescence.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -54,14 +55,14 @@ export async function openDatabase(opts: {
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
 
   let inFlight = 0;
-  const idle = new Set<() => void>();
+  const quiet = new Quiescence(() => inFlight === 0);
   const track = async <T>(work: () => Promise<T>): Promise<T> => {
     inFlight++;
     try {
       return await work();
     } finally {
       inFlight--;
-      if (inFlight === 0) for (const f of idle) f();
+      quiet.changed();
     }
   };
 
@@ -86,16 +87,7 @@ export async function openDatabase(opts: {
     async close(deadline) {
       // pg's Pool.end() drops queries still waiting for a client without settling them, so
       // callers stop first and we only end the pool once nothing is in flight (or time is up).
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            idle.delete(done);
-            resolve();
-          };
-          idle.add(done);
-          deadline.signal.addEventListener('abort', done, { once: true });
-        });
-      }
+      await quiet.wait(deadline.signal);
       const abandoned = inFlight;
       await pool.end();
       await pglite?.close();

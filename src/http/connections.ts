@@ -1,5 +1,6 @@
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Quiescence } from '../drain/quiescence.js';
 
 const OBSERVER = Symbol('lastcall.observer');
 
@@ -23,14 +24,16 @@ export class ConnectionTracker {
   private readonly active = new Map<Socket, number>();
   private readonly responses = new Set<ServerResponse>();
   private closing = false;
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly quiet = new Quiescence(
+    () => this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0),
+  );
 
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
       this.active.set(socket, 0);
       socket.once('close', () => {
         this.active.delete(socket);
-        this.notify();
+        this.quiet.changed();
       });
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -44,7 +47,7 @@ export class ConnectionTracker {
         // After intake stops, a socket that finished its last request is closed cleanly
         // (its response carried Connection: close) instead of idling until the deadline.
         if (this.closing && left === 0) socket.end();
-        this.notify();
+        this.quiet.changed();
       });
     });
   }
@@ -89,19 +92,7 @@ export class ConnectionTracker {
    * is midway through sending one — or when `signal` aborts.
    */
   whenIdle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        const idle = this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0);
-        if (idle || signal.aborted) {
-          this.idleWaiters.delete(check);
-          signal.removeEventListener('abort', check);
-          resolve();
-        }
-      };
-      this.idleWaiters.add(check);
-      signal.addEventListener('abort', check, { once: true });
-      check();
-    });
+    return this.quiet.wait(signal);
   }
 
   /** Destroys every remaining socket; the last resort at the end of the budget. */
@@ -109,9 +100,5 @@ export class ConnectionTracker {
     const n = this.active.size;
     for (const socket of this.active.keys()) socket.destroy();
     return n;
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.idleWaiters]) waiter();
   }
 }

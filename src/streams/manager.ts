@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { Database } from '../db/database.js';
 import { sleep, systemClock, type Deadline } from '../drain/clock.js';
+import { Quiescence } from '../drain/quiescence.js';
 import type { DrainState, Participant } from '../drain/types.js';
 import { conflict, notFound, tooManyRequests } from '../errors/errors.js';
 import type { Owner } from '../http/auth.js';
@@ -48,7 +49,7 @@ export class StreamManager {
   private closed = false;
   private writing: Promise<void> | undefined;
   private nextWrite: Promise<void> | undefined;
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly quiet = new Quiescence(() => this.gens.size === 0 && this.sinks.size === 0);
   private readonly timers: NodeJS.Timeout[];
   private readonly genDeps: GenerationDeps;
 
@@ -179,7 +180,7 @@ export class StreamManager {
     void gen.settled.then((outcome) => {
       if (this.gens.get(gen.id) === gen) this.gens.delete(gen.id);
       this.opts.metrics.total.inc({ outcome });
-      this.notify();
+      this.quiet.changed();
     });
     return gen;
   }
@@ -189,7 +190,7 @@ export class StreamManager {
     this.sinks.add(sink);
     sink.onClose(() => {
       this.sinks.delete(sink);
-      this.notify();
+      this.quiet.changed();
     });
     sink.open();
     return sink;
@@ -254,25 +255,6 @@ export class StreamManager {
     }
   }
 
-  private notify(): void {
-    for (const w of [...this.idleWaiters]) w();
-  }
-
-  /** Resolves when no stream is generated or followed here, or at the deadline. */
-  private whenIdle(deadline: Deadline): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if ((this.gens.size === 0 && this.sinks.size === 0) || deadline.signal.aborted) {
-          this.idleWaiters.delete(check);
-          resolve();
-        }
-      };
-      this.idleWaiters.add(check);
-      deadline.signal.addEventListener('abort', check, { once: true });
-      check();
-    });
-  }
-
   /**
    * At handoff, each generation stops its upstream, flushes and releases its lease, then every
    * client still connected gets a resumable `end` at the last event it was sent.
@@ -300,7 +282,7 @@ export class StreamManager {
       name: 'streams:drain',
       phase: 'drain',
       close: async (deadline) => {
-        await this.whenIdle(deadline);
+        await this.quiet.wait(deadline.signal);
         return { generating: this.gens.size, clients: this.sinks.size };
       },
     },

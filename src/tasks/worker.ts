@@ -1,5 +1,6 @@
 import type { Deadline } from '../drain/clock.js';
 import { sleep, systemClock } from '../drain/clock.js';
+import { Quiescence } from '../drain/quiescence.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
 import type { TaskMetrics } from '../metrics/tasks.js';
@@ -35,7 +36,7 @@ const POLL_JITTER_MS = 300;
  */
 export class TaskWorker {
   private readonly runs = new Map<string, Run>();
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly quiet = new Quiescence(() => this.runs.size === 0);
   /** Cuts retry backoffs short once draining, so a retrying task is released at once. */
   private readonly drainSignal = new AbortController();
   private claiming = false;
@@ -69,7 +70,7 @@ export class TaskWorker {
     this.stopClaiming();
     this.drainSignal.abort();
     const before = this.released;
-    await this.whenIdle(deadline.signal);
+    await this.quiet.wait(deadline.signal);
     return { handedOff: this.released - before, stillRunning: this.runs.size };
   }
 
@@ -79,7 +80,7 @@ export class TaskWorker {
     this.drainSignal.abort();
     const before = this.released;
     for (const run of this.runs.values()) run.abort.abort('handoff' satisfies StopReason);
-    await this.whenIdle(deadline.signal);
+    await this.quiet.wait(deadline.signal);
     return { handedOff: this.released - before, notReleased: this.runs.size };
   }
 
@@ -118,7 +119,7 @@ export class TaskWorker {
       .finally(() => {
         this.runs.delete(id);
         metrics.active.dec();
-        for (const w of [...this.idleWaiters]) w();
+        this.quiet.changed();
       });
   }
 
@@ -207,19 +208,5 @@ export class TaskWorker {
     }, leaseMs / 3);
     timer.unref();
     return () => clearInterval(timer);
-  }
-
-  private whenIdle(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.runs.size > 0 && !signal.aborted) return;
-        this.idleWaiters.delete(check);
-        signal.removeEventListener('abort', check);
-        resolve();
-      };
-      this.idleWaiters.add(check);
-      signal.addEventListener('abort', check, { once: true });
-      check();
-    });
   }
 }
