@@ -55,20 +55,22 @@ export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: E
 
   const participants: Participant[] = [
     {
-      name: 'embeddings:stop-intake',
-      phase: 'stop-intake',
-      async close() {
-        batcher.close();
-        return { textsInFlight: batcher.inFlight };
-      },
-    },
-    {
       name: 'embeddings:drain',
       phase: 'drain',
       async close(deadline) {
         const atStart = batcher.inFlight;
         await batcher.whenIdle(deadline.signal);
         return { textsAtStart: atStart, textsAbandoned: batcher.inFlight };
+      },
+    },
+    {
+      // New API requests are refused from stop-intake by the HTTP layer; in-process work stays
+      // open through drain because a task finishing its current step may still search.
+      name: 'embeddings:close',
+      phase: 'handoff',
+      async close() {
+        batcher.close();
+        return { textsInFlight: batcher.inFlight };
       },
     },
     {

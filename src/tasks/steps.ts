@@ -1,10 +1,10 @@
-import { ApiError } from '../errors/errors.js';
 import type { Llm } from '../llm/llm.js';
 import type { SearchHit, StepOutput, StepRequest } from './plan.js';
 
 /**
  * Vector search over an owner's stored documents, provided by the vectors module when it is
- * wired in. Tasks must still complete without it, so its absence is recorded, not fatal.
+ * wired in. Tasks must still complete without it, so its absence is recorded, not fatal; a
+ * search that fails is a failed step (retried, bounded), never a result recorded as skipped.
  */
 export type SearchFn = (owner: string, query: string, k: number) => Promise<readonly SearchHit[]>;
 
@@ -19,13 +19,8 @@ export async function runStep(
 ): Promise<StepOutput> {
   if (req.kind === 'tool:search') {
     if (!deps.search) return { query: req.query, skipped: SKIPPED };
-    try {
-      const hits = await deps.search(deps.owner, req.query, req.k);
-      return { query: req.query, hits: hits.map((h) => ({ id: h.id, score: h.score, text: h.text.slice(0, HIT_TEXT_CHARS) })) };
-    } catch (err) {
-      if (searchUnavailable(err)) return { query: req.query, skipped: SKIPPED };
-      throw err;
-    }
+    const hits = await deps.search(deps.owner, req.query, req.k);
+    return { query: req.query, hits: hits.map((h) => ({ id: h.id, score: h.score, text: h.text.slice(0, HIT_TEXT_CHARS) })) };
   }
   const completion = await deps.llm.client.chat.completions.create(
     { model: deps.llm.model, messages: req.messages, max_tokens: req.maxTokens, stream: false },
@@ -39,9 +34,4 @@ export async function runStep(
 /** What a step records as its input: enough to see what was asked, nothing that varies by run. */
 export function stepInput(req: StepRequest): unknown {
   return req.kind === 'tool:search' ? { query: req.query, k: req.k } : { messages: req.messages, max_tokens: req.maxTokens };
-}
-
-function searchUnavailable(err: unknown): boolean {
-  if (err instanceof ApiError && err.status === 503) return true;
-  return err instanceof Error && /not available|unavailable/i.test(err.message);
 }

@@ -72,7 +72,7 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
       expect(p.outcome).toBe('ok');
       return p.detail as Record<string, any>;
     };
-    expect(detail('stop-intake', 'embeddings:stop-intake')).toHaveProperty('textsInFlight');
+    expect(detail('handoff', 'embeddings:close')).toHaveProperty('textsInFlight');
     expect(detail('drain', 'embeddings:drain').textsAbandoned).toBe(0);
 
     const release = detail('release', 'embeddings:release');
