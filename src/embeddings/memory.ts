@@ -25,10 +25,9 @@ export function memoryReturned(before: MemorySnapshot, after: MemorySnapshot): M
 
 /**
  * A full collection now, so a measurement counts only live memory. Without --expose-gc the
- * collector is exposed on demand; this runs only at shutdown (and in the bench), where the
- * flag's late change can no longer surprise anything.
+ * collector is exposed on demand; only the memory benchmark uses it, never the service.
  */
-export function collectGarbageNow(): void {
+function collectGarbageNow(): void {
   gcFunction()?.();
 }
 

@@ -83,8 +83,7 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     }
     // Disposing the ONNX session gives its weights back at once (measured: ~93 % of them; the
     // bench checks the 90 % target, this guards against the session not being released at all).
-    expect(release.returnedAtDispose.rss).toBeGreaterThan(release.modelBytes / 2);
-    expect(release.returned.rss).toBeGreaterThan(0);
+    expect(release.returned.rss).toBeGreaterThan(release.modelBytes / 2);
     const disposedLine = svc.logs.find((l) => l.msg === 'embedding model disposed');
     expect(disposedLine).toBeDefined();
   });
