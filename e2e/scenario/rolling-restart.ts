@@ -93,6 +93,13 @@ function terminationFailures(ts: readonly Termination[]): string[] {
   });
 }
 
+/** How long terminated pods took from SIGTERM (after preStop) to exit, against their budget. */
+function exitFacts(ts: readonly Termination[], d: Driver): Record<string, number> {
+  const exits = ts.filter((t) => t.cause === 'delete').map((t) => t.finishedAt - t.deletedAt - d.timings.preStopSeconds * 1000);
+  if (exits.length === 0) return {};
+  return { podsTerminated: exits.length, maxSigtermToExitMs: Math.max(...exits), drainBudgetMs: d.timings.drainBudgetSeconds * 1000 };
+}
+
 function serviceFailures(d: Driver, before: { failed: number; cut: number } | undefined): string[] {
   if (!d.serviceErrors || !before) return [];
   const now = d.serviceErrors();
@@ -273,9 +280,9 @@ export async function runScenario(d: Driver, o: ScenarioOptions, only?: string):
     const r = await c.run(d, o, `${tag}-${cases.length}`);
     const terminations = (await d.terminations()).filter((t) => t.deletedAt >= caseStart);
     const failures = [...r.failures, ...terminationFailures(terminations), ...(c.platformErrorsExpected ? [] : serviceFailures(d, before))];
-    const result: CaseResult = { name: c.name, startedAt: caseStart, endedAt: Date.now(), terminations, ...r, failures };
+    const result: CaseResult = { name: c.name, startedAt: caseStart, endedAt: Date.now(), terminations, ...r, facts: { ...r.facts, ...exitFacts(terminations, d) }, failures };
     cases.push(result);
-    o.progress(`${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(r.facts)}`);
+    o.progress(`${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(result.facts)}`);
     for (const f of failures) o.progress(`  ✗ ${f}`);
   }
   const { progress: _progress, ...options } = o;
