@@ -38,14 +38,12 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     const accepted = Array.from({ length: BURST }, (_, n) => post(svc.url, n));
     let answered = 0;
     for (const p of accepted) void p.then(() => answered++);
-    // Signal only once the server holds every request of the burst (in flight or answered), so
-    // "in flight at SIGTERM" is exact.
-    for (;;) {
-      const inFlight = await metric(svc, 'lastcall_http_requests_in_flight');
-      if (inFlight + answered >= BURST) break;
-      await new Promise((r) => setTimeout(r, 5));
+    // Signal while the model is working through the burst: texts are queued or embedding.
+    let inFlightAtSignal = 0;
+    while (inFlightAtSignal === 0 && answered < BURST) {
+      inFlightAtSignal = await metric(svc, 'lastcall_embeddings_in_flight');
+      if (inFlightAtSignal === 0) await new Promise((r) => setTimeout(r, 2));
     }
-    const inFlightAtSignal = await metric(svc, 'lastcall_embeddings_in_flight');
     const answeredAtSignal = answered;
     svc.kill('SIGTERM');
     await svc.waitForLog((l) => l.phase === 'stop-intake' && l.msg === 'shutdown phase ended');
