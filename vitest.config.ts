@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Real processes and servers per file: two at a time fits the 2-core machines.
     maxWorkers: 2,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain `N passed, N failed` line at the end.
+    reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }]],
   },
 });
