@@ -24,8 +24,10 @@ RUN --mount=type=cache,target=/root/.npm \
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ ./src/
+# onnxruntime-node ships macOS and Windows binaries too (~220 MB) that a Linux image never loads.
 RUN npm run build \
- && npm prune --omit=dev
+ && npm prune --omit=dev \
+ && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
 
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
