@@ -11,7 +11,8 @@ import { ROOT } from '../../test/support/service.js';
  * e2e/local/cluster.ts). Writes reports/e2e-local/ (timeline.html, timeline.png, summary.json).
  *
  * Env: E2E_STREAMS (200), E2E_TASKS (50), E2E_RESTARTS (5), E2E_PROPAGATION_LAG_MS (1000),
- * E2E_ONLY (run the cases whose name contains it).
+ * E2E_ONLY (run the cases whose name contains it), E2E_NETNS (0: loopback addresses instead of a
+ * network namespace per pod; 1: namespaces or fail; default: namespaces where root allows it).
  */
 export const REPORT_DIR = path.join(ROOT, 'reports/e2e-local');
 
@@ -27,11 +28,15 @@ export async function runLocal(progress: (line: string) => void = log): Promise<
     progress,
   });
   try {
-    const report = await runScenario(
-      cluster,
-      { streams: num('E2E_STREAMS', 200), tasks: num('E2E_TASKS', 50), restarts: num('E2E_RESTARTS', 5), progress },
-      process.env.E2E_ONLY || undefined,
-    );
+    const report = {
+      ...(await runScenario(
+        cluster,
+        { streams: num('E2E_STREAMS', 200), tasks: num('E2E_TASKS', 50), restarts: num('E2E_RESTARTS', 5), progress },
+        process.env.E2E_ONLY || undefined,
+      )),
+      // Which pod networking ran (namespaces or loopback addresses): into summary.json.
+      network: cluster.network,
+    };
     const files = await writeReport(REPORT_DIR, report, cluster.timeline());
     progress(`${report.ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s; report: ${files.map((f) => path.relative(ROOT, f)).join(', ')}`);
     return { report, files };

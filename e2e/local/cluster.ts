@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import { containerEnv, rolloutSpec, serverContainer, timingsOf, type RolloutSpec
 import { renderChart, type RenderedChart } from './chart.js';
 import { LoadBalancer } from './load-balancer.js';
 import { LocalPod } from './pod.js';
+import { PodNetwork, type NetworkInfo, type PodAddress } from './network.js';
 import { LocalPrometheus } from './prometheus.js';
 import { UpstreamProcess } from './upstream.js';
 
@@ -40,8 +41,9 @@ export class LocalCluster implements Driver {
   private readonly events: TimelineEvent[] = [];
   private readonly revisions: string[] = [];
   private revision = 0;
-  private readonly subnet = `127.${randomInt(100, 250)}.${randomInt(1, 250)}`;
-  private nextIp = 10;
+  private net: PodNetwork | undefined;
+  /** Which pod networking runs (namespaces or loopback addresses); recorded in the report. */
+  network!: NetworkInfo;
   private loop: NodeJS.Timeout | undefined;
   private readonly podRevision = new Map<LocalPod, number>();
   /** Pods that exited without being deleted (a crash, or the kill fault). */
@@ -56,7 +58,12 @@ export class LocalCluster implements Driver {
 
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
     const c = new LocalCluster(opts);
-    await c.boot();
+    try {
+      await c.boot();
+    } catch (err) {
+      await c.stop().catch(() => undefined);
+      throw err;
+    }
     return c;
   }
 
@@ -71,13 +78,24 @@ export class LocalCluster implements Driver {
   private async boot(): Promise<void> {
     fs.mkdirSync(this.opts.workDir, { recursive: true });
     process.once('exit', this.killAll);
-    const [pgi, upstreamPort] = await Promise.all([startPostgres(), freePort()]);
-    this.pg = pgi;
-    this.log(`postgres ${pgi.url}`);
+    const replicas = this.opts.replicas ?? 3;
+    // allSettled: whatever started is stopped by stop() when another part failed.
+    const [pgR, portR, netR] = await Promise.allSettled([startPostgres(), freePort(), PodNetwork.create(replicas + 1)]);
+    if (pgR.status === 'fulfilled') this.pg = pgR.value;
+    if (netR.status === 'fulfilled') this.net = netR.value;
+    for (const r of [netR, pgR, portR]) if (r.status === 'rejected') throw r.reason;
+    const [pgi, upstreamPort, net] = [this.pg, (portR as PromiseFulfilledResult<number>).value, this.net!];
+    this.network = net.info;
+    this.log(net.describe());
+    // Pods reach PostgreSQL and the upstream at the host's address on their network.
+    const hostIp = net.hostIp;
+    if (hostIp !== '127.0.0.1') await this.listenOnBridge(hostIp);
+    const podDatabaseUrl = pgi.url.replace('@127.0.0.1:', `@${hostIp}:`);
+    this.log(`postgres ${podDatabaseUrl}`);
     this.chart = await renderChart({
-      replicaCount: this.opts.replicas ?? 3,
-      'database.url': pgi.url,
-      'config.openaiBaseUrl': `http://127.0.0.1:${upstreamPort}/v1`,
+      replicaCount: replicas,
+      'database.url': podDatabaseUrl,
+      'config.openaiBaseUrl': `http://${hostIp}:${upstreamPort}/v1`,
     });
     this.spec = rolloutSpec(this.chart.deployment);
     const env = this.podEnv('probe');
@@ -87,7 +105,7 @@ export class LocalCluster implements Driver {
         `maxSurge ${this.spec.maxSurge}, maxUnavailable ${this.spec.maxUnavailable}, readiness every ${this.spec.readiness.periodMs}ms ` +
         `(failureThreshold ${this.spec.readiness.failureThreshold}), drain budget ${this.timings.drainBudgetSeconds}s`,
     );
-    this.upstream = await UpstreamProcess.startOn(upstreamPort, this.timings.tokensPerSecond);
+    this.upstream = await UpstreamProcess.startOn(upstreamPort, this.timings.tokensPerSecond, hostIp);
     this.prometheus = await LocalPrometheus.start(path.join(this.opts.workDir, 'prometheus'));
     this.prometheusUrl = this.prometheus.url;
     this.serviceUrl = await this.lb.listen();
@@ -97,6 +115,22 @@ export class LocalCluster implements Driver {
     this.loop.unref();
     await this.waitFor(() => this.complete() && this.lb.currentEndpoints().length === this.spec.replicas, 120_000, 'initial pods ready');
     this.log(`pods ready: ${this.live().map((p) => p.name).join(', ')}`);
+  }
+
+  /**
+   * PostgreSQL (127.0.0.1 only, see scripts/pg/start.sh) also listens on the bridge address, and
+   * trusts the pods' subnet; a restart applies it (the data directory is ours, a temp dir).
+   */
+  private async listenOnBridge(hostIp: string): Promise<void> {
+    const client = new pg.Client({ connectionString: this.pg.url });
+    await client.connect();
+    try {
+      await client.query(`ALTER SYSTEM SET listen_addresses = '127.0.0.1,${hostIp}'`);
+    } finally {
+      await client.end();
+    }
+    fs.appendFileSync(path.join(this.pg.dataDir, 'pg_hba.conf'), `\n# lastcall e2e pods (e2e/local/network.ts)\nhost all all ${this.network.subnet} trust\n`);
+    await this.pg.restart();
   }
 
   /** The env the chart gives a pod named `name`, bound to the pod's own address. */
@@ -111,17 +145,23 @@ export class LocalCluster implements Driver {
 
   private createPod(): void {
     const name = `lastcall-${this.revisions[this.revision - 1]}-${randomBytes(3).toString('hex').slice(0, 5)}`;
-    const ip = `${this.subnet}.${this.nextIp++}`;
+    const addr: PodAddress = this.net!.take();
     const pod = new LocalPod({
       name,
-      ip,
+      ip: addr.ip,
+      netns: addr.netns,
       env: this.podEnv(name),
       readiness: this.spec.readiness,
       logDir: this.opts.workDir,
       onEvent: (e) => {
         this.record(e);
         if (e.kind === 'ready' || e.kind === 'unready' || e.kind === 'deleted' || e.kind === 'sigkill') this.propagateEndpoints();
-        if (e.kind === 'exited') this.updateScrapeTargets();
+        if (e.kind === 'exited') {
+          this.updateScrapeTargets();
+          // Like a pod sandbox, the namespace outlives the process a while: a connection the
+          // Service still sends there is refused at once rather than lost to ARP timeouts.
+          setTimeout(() => this.net?.release(addr), 30_000).unref();
+        }
       },
     });
     this.all.push(pod);
@@ -261,9 +301,14 @@ export class LocalCluster implements Driver {
 
   async stop(): Promise<void> {
     clearInterval(this.loop);
-    process.off('exit', this.killAll);
-    await Promise.all(this.all.map((p) => p.dispose()));
-    await this.lb.close();
-    await Promise.allSettled([this.prometheus?.stop(), this.upstream?.stop(), this.pg?.stop()]);
+    try {
+      await Promise.all(this.all.map((p) => p.dispose()));
+      await this.lb.close();
+      await Promise.allSettled([this.prometheus?.stop(), this.upstream?.stop(), this.pg?.stop()]);
+    } finally {
+      // Namespaces, veths and the bridge go last, once nothing runs in or listens on them.
+      await this.net?.close();
+      process.off('exit', this.killAll);
+    }
   }
 }

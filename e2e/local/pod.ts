@@ -4,11 +4,14 @@ import path from 'node:path';
 import { MAIN } from '../../test/support/service.js';
 import type { ProbeSpec } from '../support/deployment.js';
 import type { Termination, TimelineEvent } from '../scenario/driver.js';
+import { IP_BIN } from './network.js';
 
 export interface PodOptions {
   readonly name: string;
-  /** The pod's own address (a 127.0.0.0/8 address per pod): the chart's ports are bound on it. */
+  /** The pod's own address (its namespace's eth0, or a 127.0.0.0/8 address): the chart's ports are bound on it. */
   readonly ip: string;
+  /** The network namespace to run the process in (`ip netns exec`, which execs: the PID is node's). */
+  readonly netns?: string;
   readonly env: Record<string, string>;
   readonly readiness: ProbeSpec;
   readonly logDir: string;
@@ -45,7 +48,8 @@ export class LocalPod {
     this.messagePath = path.join(opts.logDir, `${opts.name}.termination-log`);
     fs.writeFileSync(this.messagePath, '');
     const log = fs.createWriteStream(path.join(opts.logDir, `${opts.name}.log`));
-    this.proc = spawn(process.execPath, [MAIN], {
+    const [cmd, args] = opts.netns ? [IP_BIN, ['netns', 'exec', opts.netns, process.execPath, MAIN]] : [process.execPath, [MAIN]];
+    this.proc = spawn(cmd, args, {
       env: { PATH: process.env.PATH, ...opts.env, HOST: opts.ip, TERMINATION_MESSAGE_PATH: this.messagePath },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -10,8 +10,8 @@ export class UpstreamProcess {
     private readonly proc: ChildProcess,
   ) {}
 
-  static startOn(port: number, tokensPerSecond: number): Promise<UpstreamProcess> {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--port', String(port), '--tokens-per-second', String(tokensPerSecond)], {
+  static startOn(port: number, tokensPerSecond: number, host = '127.0.0.1'): Promise<UpstreamProcess> {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--host', host, '--port', String(port), '--tokens-per-second', String(tokensPerSecond)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new Promise((resolve, reject) => {
