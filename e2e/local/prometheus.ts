@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ManagedChild } from './child.js';
 import { freePort } from '../../test/support/postgres.js';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -15,12 +16,14 @@ export interface ScrapeTarget {
  * file_sd file the harness rewrites as pods come and go (Prometheus watches it), the way
  * Kubernetes service discovery would follow pods.
  */
-export class LocalPrometheus {
+export class LocalPrometheus extends ManagedChild {
   private constructor(
     readonly url: string,
-    private readonly proc: ChildProcess,
+    proc: ChildProcess,
     private readonly targetsFile: string,
-  ) {}
+  ) {
+    super(proc);
+  }
 
   static async start(dir: string): Promise<LocalPrometheus> {
     fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
@@ -72,17 +75,5 @@ export class LocalPrometheus {
     // Write then rename: Prometheus must never read a half-written file.
     fs.writeFileSync(`${this.targetsFile}.tmp`, JSON.stringify(groups));
     fs.renameSync(`${this.targetsFile}.tmp`, this.targetsFile);
-  }
-
-  /** Synchronous, for a harness that is exiting. */
-  killNow(): void {
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await exited;
   }
 }

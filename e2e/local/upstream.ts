@@ -2,13 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '../../test/support/service.js';
 import type { UpstreamFaults } from '../scenario/driver.js';
+import { ManagedChild } from './child.js';
 
 /** The built-in deterministic upstream as its own process (`node dist/upstream/cli.js`), shared by every replica. */
-export class UpstreamProcess {
+export class UpstreamProcess extends ManagedChild {
   private constructor(
     readonly baseUrl: string,
-    private readonly proc: ChildProcess,
-  ) {}
+    proc: ChildProcess,
+  ) {
+    super(proc);
+  }
 
   static startOn(port: number, tokensPerSecond: number, host = '127.0.0.1'): Promise<UpstreamProcess> {
     const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--host', host, '--port', String(port), '--tokens-per-second', String(tokensPerSecond)], {
@@ -34,17 +37,5 @@ export class UpstreamProcess {
       body: JSON.stringify(faults),
     });
     if (!res.ok) throw new Error(`POST /__dev/faults: ${res.status} ${await res.text()}`);
-  }
-
-  /** Synchronous, for a harness that is exiting. */
-  killNow(): void {
-    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await exited;
   }
 }

@@ -215,6 +215,21 @@ export class TaskLoad {
   }
 }
 
+const DOCUMENT_WORDS = (
+  'apple river mountain guitar bread storm violin garden engine castle forest ocean planet silver ' +
+  'winter summer doctor window candle bridge harbor meadow pepper rabbit saddle tunnel velvet wagon ' +
+  'anchor basket copper falcon'
+).split(' ');
+
+/**
+ * A text whose embedding is its own: ids are not in the model's vocabulary (unknown words are
+ * dropped), so five known words drawn from the id's hash tell the documents apart (32^5 bags).
+ */
+function documentText(id: string): string {
+  const h = createHash('sha256').update(id).digest();
+  return `${Array.from({ length: 5 }, (_, i) => DOCUMENT_WORDS[h[i]! % DOCUMENT_WORDS.length]).join(' ')} (${id})`;
+}
+
 /** Embeddings, document upserts and searches through the Service, in a loop until stopped. */
 export class EmbeddingLoad {
   readonly stats: ApiCallStats = { calls: 0, retried503: 0 };
@@ -242,7 +257,7 @@ export class EmbeddingLoad {
     const auth = this.apiKey ? { apiKey: this.apiKey } : {};
     for (let n = 0; !this.stopped; n++) {
       const id = `e2e-${this.tag}-${worker}-${n}`;
-      const text = `document ${id} about ${['drains', 'leases', 'probes', 'rollouts'][n % 4]} and ${['streams', 'tasks', 'vectors'][n % 3]}`;
+      const text = documentText(id);
       try {
         const emb = await callApi<{ data: { embedding: number[] }[] }>(this.baseUrl, 'POST', '/v1/embeddings', {
           body: { input: [text, `query ${n}`] },

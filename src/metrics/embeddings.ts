@@ -1,8 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
+import { zeroSeries } from './registry.js';
 
 export function createEmbeddingMetrics(registry: Registry) {
-  return {
+  const metrics = {
     modelLoaded: new Gauge({
       name: METRICS.embeddingModelLoaded,
       help: '1 while the embedding model is loaded; 0 once it is disposed at shutdown',
@@ -30,5 +31,7 @@ export function createEmbeddingMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  zeroSeries(metrics.inputs, 'outcome', ['ok', 'failed']);
+  return metrics;
 }
 export type EmbeddingMetrics = ReturnType<typeof createEmbeddingMetrics>;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
+import { zeroSeries } from './registry.js';
 
 export const REJECT_REASONS = ['draining', 'too_many_streams', 'unauthorized'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -24,8 +25,7 @@ export function createHttpMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
-  // Series exist from start-up, so increase() over a short run sees the step from 0.
-  for (const reason of REJECT_REASONS) metrics.rejected.inc({ reason }, 0);
+  zeroSeries(metrics.rejected, 'reason', REJECT_REASONS);
   return metrics;
 }
 export type HttpMetrics = ReturnType<typeof createHttpMetrics>;

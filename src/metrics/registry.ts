@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry, type Counter } from 'prom-client';
 
 /** One registry per process: the admin server serves it, every metric family registers on it. */
 export function createRegistry(labels: Record<string, string>): Registry {
@@ -6,4 +6,13 @@ export function createRegistry(labels: Record<string, string>): Registry {
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
   return registry;
+}
+
+/**
+ * Creates a labelled counter's series at 0 for every known label value, so rate()/increase()
+ * over a short window see the first step instead of a series that appears mid-way (or never,
+ * on a replica that exits right after its first increment).
+ */
+export function zeroSeries<L extends string>(counter: Counter<L>, label: L, values: readonly string[]): void {
+  for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
 }

@@ -1,10 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
+import { zeroSeries } from './registry.js';
 
-export type StreamOutcome = 'completed' | 'handed_off' | 'failed' | 'client_aborted';
+const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted'] as const;
+export type StreamOutcome = (typeof STREAM_OUTCOMES)[number];
 
 export function createStreamMetrics(registry: Registry) {
-  return {
+  const metrics = {
     active: new Gauge({
       name: METRICS.streamsActive,
       help: 'Streams this replica is generating now',
@@ -32,5 +34,7 @@ export function createStreamMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  zeroSeries(metrics.total, 'outcome', STREAM_OUTCOMES);
+  return metrics;
 }
 export type StreamMetrics = ReturnType<typeof createStreamMetrics>;

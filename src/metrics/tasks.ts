@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
+import { zeroSeries } from './registry.js';
 
-export type TaskOutcome = 'completed' | 'failed' | 'cancelled';
-export type RecoveryVia = 'handoff' | 'expiry';
+const TASK_OUTCOMES = ['completed', 'failed', 'cancelled'] as const;
+const RECOVERY_VIAS = ['handoff', 'expiry'] as const;
+export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
+export type RecoveryVia = (typeof RECOVERY_VIAS)[number];
 
 export function createTaskMetrics(registry: Registry) {
-  return {
+  const metrics = {
     active: new Gauge({
       name: METRICS.tasksActive,
       help: 'Tasks this replica holds a lease on and is running',
@@ -41,5 +44,8 @@ export function createTaskMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  zeroSeries(metrics.total, 'outcome', TASK_OUTCOMES);
+  zeroSeries(metrics.recovered, 'via', RECOVERY_VIAS);
+  return metrics;
 }
 export type TaskMetrics = ReturnType<typeof createTaskMetrics>;
