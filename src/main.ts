@@ -97,6 +97,16 @@ async function main(): Promise<void> {
   for (const f of features) for (const p of f.participants) engine.register(p);
   for (const p of llm.participants) engine.register(p);
   engine.register({ name: 'database', phase: 'release', close: (deadline) => db.close(deadline) });
+  if (config.budget.finalScrapeMs > 0) {
+    engine.register({
+      name: 'metrics:final-scrape',
+      phase: 'exit',
+      async close(deadline) {
+        const wait = AbortSignal.any([deadline.signal, AbortSignal.timeout(config.budget.finalScrapeMs)]);
+        return { scraped: await admin.nextScrape(wait) };
+      },
+    });
+  }
 
   if (config.apiKeys.length === 0) logger.warn('API_KEYS unset: the public API is open to anyone who can reach it');
   const port = await pub.listen();

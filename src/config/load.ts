@@ -23,6 +23,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     preStopSeconds: e.PRESTOP_SLEEP_SECONDS,
     safetyMarginSeconds: e.SHUTDOWN_SAFETY_MARGIN_SECONDS,
     endpointPropagationSeconds,
+    finalScrapeWaitSeconds: e.FINAL_SCRAPE_WAIT_SECONDS,
   });
   const apiKeys = (e.API_KEYS ?? '')
     .split(',')

@@ -30,6 +30,11 @@ export const envSchema = z.object({
   SHUTDOWN_SAFETY_MARGIN_SECONDS: seconds(0, 600).default(2),
   /** Keep serving after readiness flips while load balancers notice; default depends on preStop. */
   ENDPOINT_PROPAGATION_SECONDS: seconds(0, 600).optional(),
+  /**
+   * When > 0, the exit phase holds the process until Prometheus has scraped /metrics once more
+   * (at most this long), so the last phases and counters reach it; the budget reserves it.
+   */
+  FINAL_SCRAPE_WAIT_SECONDS: seconds(0, 60).default(0),
   /** PostgreSQL with pgvector; unset means embedded PGlite in DATA_DIR (one replica only). */
   DATABASE_URL: optionalString.pipe(z.url().optional()),
   /** Where embedded PGlite keeps its files. */

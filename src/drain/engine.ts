@@ -86,15 +86,16 @@ export class DrainEngine {
     const t0 = clock.now();
     const overallDeadline = t0 + budget.totalMs;
     const phases: PhaseRecord[] = [];
+    const reserveOf = (p: PhaseSpec) => p.reserveMs + (p.holdsFinalScrape ? budget.finalScrapeMs : 0);
     for (const [i, spec] of table.entries()) {
       const start = clock.now();
-      const laterReserve = table.slice(i + 1).reduce((sum, p) => sum + p.reserveMs, 0);
+      const laterReserve = table.slice(i + 1).reduce((sum, p) => sum + reserveOf(p), 0);
       const latest = overallDeadline - laterReserve;
       const cap =
         spec.cap === 'propagation'
           ? budget.propagationMs
           : spec.cap === 'reserve'
-            ? spec.reserveMs
+            ? reserveOf(spec)
             : Number.POSITIVE_INFINITY;
       const at = Math.max(start, Math.min(start + cap, latest));
       this.transition(spec.name);

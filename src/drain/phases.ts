@@ -13,6 +13,8 @@ export interface PhaseSpec {
   readonly cap: PhaseCap;
   /** Milliseconds kept back for this phase from the moment SIGTERM arrives. */
   readonly reserveMs: number;
+  /** Also keeps the budget's final-scrape wait (FINAL_SCRAPE_WAIT_SECONDS) for this phase. */
+  readonly holdsFinalScrape?: boolean;
   readonly purpose: string;
 }
 
@@ -23,7 +25,7 @@ export const PHASE_TABLE: readonly PhaseSpec[] = Object.freeze([
   { name: 'drain', cap: 'rest', reserveMs: 0, purpose: 'in-flight requests, streams and task steps finish' },
   { name: 'handoff', cap: 'rest', reserveMs: 750, purpose: 'open streams get a resumable end event, tasks release their lease' },
   { name: 'release', cap: 'rest', reserveMs: 750, purpose: 'dispose the model, close pools and upstream sockets' },
-  { name: 'exit', cap: 'reserve', reserveMs: 250, purpose: 'final metrics, drain report, exit 0' },
+  { name: 'exit', cap: 'rest', reserveMs: 250, holdsFinalScrape: true, purpose: 'final metrics scrape, drain report, exit 0' },
 ] as const satisfies readonly PhaseSpec[]);
 
 export const MIN_RESERVED_MS = PHASE_TABLE.reduce((sum, p) => sum + p.reserveMs, 0);

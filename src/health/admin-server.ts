@@ -1,3 +1,4 @@
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { DrainState } from '../drain/types.js';
@@ -8,6 +9,7 @@ import type { DrainState } from '../drain/types.js';
  */
 export function createAdminServer(opts: { registry: Registry; drain: DrainState; host: string; port: number }) {
   const { registry, drain } = opts;
+  const scrapes = new EventEmitter();
   const json = (res: http.ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     res.end(JSON.stringify(body));
@@ -32,6 +34,7 @@ export function createAdminServer(opts: { registry: Registry; drain: DrainState;
       case '/metrics': {
         const body = await registry.metrics();
         res.writeHead(200, { 'Content-Type': registry.contentType });
+        res.once('finish', () => scrapes.emit('scrape'));
         return res.end(body);
       }
       default:
@@ -41,6 +44,12 @@ export function createAdminServer(opts: { registry: Registry; drain: DrainState;
   server.keepAliveTimeout = 5_000;
   return {
     server,
+    /** Resolves true once /metrics has been served after this call, false if `signal` aborts first. */
+    nextScrape: (signal: AbortSignal): Promise<boolean> =>
+      once(scrapes, 'scrape', { signal }).then(
+        () => true,
+        () => false,
+      ),
     listen: () =>
       new Promise<number>((resolve, reject) => {
         server.once('error', reject);

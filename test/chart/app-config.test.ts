@@ -81,20 +81,22 @@ describe('the app accepts what the chart renders', () => {
 });
 
 describe('chart and app refuse the same shutdown timings', () => {
-  const timings = [
+  const timings: { grace: number; preStop: number; margin: number; propagation: number | undefined; finalScrape?: number }[] = [
     { grace: 8, preStop: 2, margin: 1, propagation: undefined },
     { grace: 30, preStop: 0, margin: 2, propagation: undefined },
     { grace: 20, preStop: 3, margin: 2, propagation: 4 },
     { grace: 12, preStop: 0, margin: 0, propagation: 9 },
+    { grace: 10, preStop: 2, margin: 1, propagation: undefined, finalScrape: 3 },
   ];
   for (const t of timings) {
-    it(`grace ${t.grace}, preStop ${t.preStop}, margin ${t.margin}, propagation ${t.propagation ?? 'default'}`, () => {
+    it(`grace ${t.grace}, preStop ${t.preStop}, margin ${t.margin}, propagation ${t.propagation ?? 'default'}, final scrape ${t.finalScrape ?? 0}`, () => {
       const set: Record<string, number> = {
         'shutdown.terminationGracePeriodSeconds': t.grace,
         'shutdown.preStopSleepSeconds': t.preStop,
         'shutdown.safetyMarginSeconds': t.margin,
       };
       if (t.propagation !== undefined) set['shutdown.endpointPropagationSeconds'] = t.propagation;
+      if (t.finalScrape !== undefined) set['shutdown.finalScrapeWaitSeconds'] = t.finalScrape;
       // Accepted by both at this boundary or above...
       const env = podEnv(render({ set }));
       expect(() => loadConfig(env)).not.toThrow();

@@ -106,7 +106,14 @@ describe('shutdown values render one consistent pod spec', () => {
 
   it('rejects a preStop sleep that leaves no drain budget, naming the numbers', () => {
     const err = renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 10, 'shutdown.preStopSleepSeconds': 7 } });
-    expect(err).toMatch(/terminationGracePeriodSeconds \(10\) - preStopSleepSeconds \(7\) - safetyMarginSeconds \(2\) - endpointPropagationSeconds \(0\) = 1 s/);
+    expect(err).toMatch(/terminationGracePeriodSeconds \(10\) - preStopSleepSeconds \(7\) - safetyMarginSeconds \(2\) - endpointPropagationSeconds \(0\) - finalScrapeWaitSeconds \(0\) = 1 s/);
+  });
+
+  it('counts the final-scrape wait against the budget, and passes it to the app', () => {
+    const err = renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 10, 'shutdown.preStopSleepSeconds': 2, 'shutdown.finalScrapeWaitSeconds': 5 } });
+    expect(err).toMatch(/finalScrapeWaitSeconds \(5\) = 1 s leaves no drain budget/);
+    const { c } = server(render({ set: { 'shutdown.finalScrapeWaitSeconds': 3 } }));
+    expect(envValue(c, 'FINAL_SCRAPE_WAIT_SECONDS')).toBe('3');
   });
 
   it('counts endpoint propagation against the budget', () => {

@@ -137,6 +137,23 @@ describe('SIGTERM on a real process', () => {
     expect((await svc.exited).code).toBe(0);
   });
 
+  it('holds the exit phase for one final scrape when FINAL_SCRAPE_WAIT_SECONDS is set, then exits at once', async () => {
+    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '10', FINAL_SCRAPE_WAIT_SECONDS: '4' });
+    svc.kill('SIGTERM');
+    await svc.waitForLog((l) => l.msg === 'shutdown phase started' && l.phase === 'exit');
+    const scrape = await (await fetch(`${svc.adminUrl}/metrics`)).text();
+    const scrapedAt = performance.now();
+    // What Prometheus gets: the replica in its last phase, the earlier phases' durations.
+    expect(scrape).toMatch(/^lastcall_shutdown_phase\{[^}]*phase="exit"[^}]*\} 1$/m);
+    expect(scrape).toMatch(/^lastcall_shutdown_phase_duration_seconds\{[^}]*phase="release"[^}]*\} /m);
+    const exit = await svc.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - scrapedAt).toBeLessThan(1_000);
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string; participants: { name: string; detail?: unknown }[] }[] };
+    const exitPhase = report.phases.find((p) => p.name === 'exit')!;
+    expect(exitPhase.participants).toEqual([expect.objectContaining({ name: 'metrics:final-scrape', detail: { scraped: true } })]);
+  });
+
   it('ignores a second signal and still exits 0 once', async () => {
     const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '1' });
     svc.kill('SIGTERM');

@@ -80,7 +80,7 @@ app.kubernetes.io/component: postgresql
 {{/*
 Shutdown timings: one place computes them; the pod spec (grace period, preStop hook) and the
 app's env are both rendered from this dict, so they cannot disagree.
-Returns YAML: grace, preStop, margin, propagation, budget (= grace - preStop - margin).
+Returns YAML: grace, preStop, margin, propagation, finalScrape, budget (= grace - preStop - margin).
 */}}
 {{- define "lastcall.shutdown" -}}
 {{- $s := .Values.shutdown -}}
@@ -94,6 +94,7 @@ grace: {{ $grace }}
 preStop: {{ $preStop }}
 margin: {{ $margin }}
 propagation: {{ $propagation }}
+finalScrape: {{ int ($s.finalScrapeWaitSeconds | default 0) }}
 budget: {{ sub (sub $grace $preStop) $margin }}
 {{- end -}}
 
@@ -155,9 +156,9 @@ render fails once, listing them all.
 {{- define "lastcall.validateValues" -}}
 {{- $errors := list -}}
 {{- $sd := include "lastcall.shutdown" . | fromYaml -}}
-{{- $left := sub (int $sd.budget) (int $sd.propagation) -}}
+{{- $left := sub (sub (int $sd.budget) (int $sd.propagation)) (int $sd.finalScrape) -}}
 {{- if lt $left 2 -}}
-{{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) = %d s leaves no drain budget; it must be >= 2 (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) $left) -}}
+{{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) - finalScrapeWaitSeconds (%d) = %d s leaves no drain budget; it must be >= 2 (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) (int $sd.finalScrape) $left) -}}
 {{- end -}}
 {{- $mode := include "lastcall.databaseMode" . -}}
 {{- if and (eq $mode "embedded") (gt (int .Values.replicaCount) 1) -}}
@@ -180,7 +181,7 @@ render fails once, listing them all.
 {{- if eq (int .Values.ports.http) (int .Values.ports.admin) -}}
 {{- $errors = append $errors (printf "ports: http and admin must differ (both %d)" (int .Values.ports.http)) -}}
 {{- end -}}
-{{- $reserved := list "PORT" "ADMIN_PORT" "REPLICA_ID" "TERMINATION_GRACE_PERIOD_SECONDS" "PRESTOP_SLEEP_SECONDS" "SHUTDOWN_SAFETY_MARGIN_SECONDS" "ENDPOINT_PROPAGATION_SECONDS" "DATABASE_URL" "API_KEYS" "OPENAI_API_KEY" "DATA_DIR" -}}
+{{- $reserved := list "PORT" "ADMIN_PORT" "REPLICA_ID" "TERMINATION_GRACE_PERIOD_SECONDS" "PRESTOP_SLEEP_SECONDS" "SHUTDOWN_SAFETY_MARGIN_SECONDS" "ENDPOINT_PROPAGATION_SECONDS" "FINAL_SCRAPE_WAIT_SECONDS" "DATABASE_URL" "API_KEYS" "OPENAI_API_KEY" "DATA_DIR" -}}
 {{- range .Values.extraEnv -}}
 {{- if has .name $reserved -}}
 {{- $errors = append $errors (printf "extraEnv: %s is set by the chart from its own values; use those instead" .name) -}}

@@ -6,13 +6,14 @@ import type { Participant, PhaseRecord } from '../../../src/drain/types.js';
 import { PHASES } from '../../../src/metrics/names.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
-function setup(opts: { grace?: number; preStop?: number; margin?: number; propagation?: number } = {}) {
+function setup(opts: { grace?: number; preStop?: number; margin?: number; propagation?: number; finalScrape?: number } = {}) {
   const clock = new FakeClock();
   const budget = computeBudget({
     gracePeriodSeconds: opts.grace ?? 30,
     preStopSeconds: opts.preStop ?? 0,
     safetyMarginSeconds: opts.margin ?? 2,
     endpointPropagationSeconds: opts.propagation ?? 0,
+    finalScrapeWaitSeconds: opts.finalScrape ?? 0,
   });
   const started: string[] = [];
   const ended: PhaseRecord[] = [];
@@ -153,5 +154,26 @@ describe('DrainEngine', () => {
     await clock.advance(10);
     await done;
     expect(seen).toEqual([...PHASES, 'exited']);
+  });
+
+  it('keeps the final-scrape wait for the exit phase, out of the drain phase', async () => {
+    const { engine, clock, budget } = setup({ grace: 10, margin: 2, finalScrape: 1.5 });
+    engine.register({ name: 'stuck', phase: 'drain', close: () => new Promise(() => undefined) });
+    let exitAllowed = -1;
+    engine.register({
+      name: 'final-scrape',
+      phase: 'exit',
+      close: (deadline) => {
+        exitAllowed = deadline.remainingMs();
+        return Promise.resolve();
+      },
+    });
+    const done = engine.start('SIGTERM');
+    await clock.advance(budget.totalMs);
+    const report = await done;
+    const drain = report.phases.find((p) => p.name === 'drain')!;
+    expect(drain.startedAtMs + drain.durationMs).toBe(budget.totalMs - 1_750 - 1_500);
+    expect(exitAllowed).toBeGreaterThanOrEqual(1_750);
+    expect(report.withinBudget).toBe(true);
   });
 });
