@@ -365,32 +365,39 @@ function target(q: Query, i: number): prometheus.DataqueryBuilder {
   return q.instant ? t.instant() : t.range();
 }
 
+/** What every panel builder of the SDK shares: the fields each panel sets the same way. */
+interface PanelBasics<B> {
+  id(id: number): B;
+  title(title: string): B;
+  description(description: string): B;
+  datasource(ref: common.DataSourceRef): B;
+  unit(unit: string): B;
+  span(width: number): B;
+  height(height: number): B;
+  targets(targets: prometheus.DataqueryBuilder[]): B;
+}
+
+function basics<B extends PanelBasics<B>>(builder: B, spec: PanelSpec, id: number): B {
+  return builder
+    .id(id)
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .span(spec.width)
+    .height(spec.height)
+    .targets(spec.queries.map(target));
+}
+
 function panel(spec: PanelSpec, id: number) {
-  const targets = spec.queries.map(target);
   switch (spec.viz) {
     case 'stat':
-      return new stat.PanelBuilder()
-        .id(id)
-        .title(spec.title)
-        .description(spec.description)
-        .datasource(DATASOURCE)
-        .unit(spec.unit)
-        .span(spec.width)
-        .height(spec.height)
-        .targets(targets)
+      return basics(new stat.PanelBuilder(), spec, id)
         .graphMode(common.BigValueGraphMode.Area)
         .colorMode(common.BigValueColorMode.Value)
         .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
     case 'statetimeline':
-      return new statetimeline.PanelBuilder()
-        .id(id)
-        .title(spec.title)
-        .description(spec.description)
-        .datasource(DATASOURCE)
-        .unit(spec.unit)
-        .span(spec.width)
-        .height(spec.height)
-        .targets(targets)
+      return basics(new statetimeline.PanelBuilder(), spec, id)
         .mappings(spec.mappings ?? [])
         .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
         .showValue(common.VisibilityMode.Auto)
@@ -399,29 +406,13 @@ function panel(spec: PanelSpec, id: number) {
         .fillOpacity(80)
         .lineWidth(0);
     case 'bargauge':
-      return new bargauge.PanelBuilder()
-        .id(id)
-        .title(spec.title)
-        .description(spec.description)
-        .datasource(DATASOURCE)
-        .unit(spec.unit)
-        .span(spec.width)
-        .height(spec.height)
-        .targets(targets)
+      return basics(new bargauge.PanelBuilder(), spec, id)
         .min(0)
         .displayMode(common.BarGaugeDisplayMode.Gradient)
         .orientation(common.VizOrientation.Horizontal)
         .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
     case 'timeseries': {
-      const b = new timeseries.PanelBuilder()
-        .id(id)
-        .title(spec.title)
-        .description(spec.description)
-        .datasource(DATASOURCE)
-        .unit(spec.unit)
-        .span(spec.width)
-        .height(spec.height)
-        .targets(targets)
+      const b = basics(new timeseries.PanelBuilder(), spec, id)
         .fillOpacity(spec.stacked ? 30 : 10)
         .lineWidth(1)
         .legend(
