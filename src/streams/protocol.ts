@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { badRequest } from '../errors/errors.js';
+import { sseEvent, sseRetry } from '../http/sse.js';
 
 /** Limits on what a client may ask for; each bounds memory or upstream cost. */
 export const LIMITS = Object.freeze({
@@ -62,15 +63,13 @@ export const isFailure = (o: Outcome): o is Failure => 'error' in o;
 
 /** SSE frames. Tokens carry their sequence number; `done`/`error` take last_seq + 1. */
 export const sse = {
-  retry: () => `retry: ${RETRY_MS}\n\n`,
-  token: (seq: number, text: string) => `id: ${seq}\nevent: token\ndata: ${JSON.stringify({ text })}\n\n`,
+  retry: () => sseRetry(RETRY_MS),
+  token: (seq: number, text: string) => sseEvent('token', { text }, seq),
   final: (lastSeq: number, outcome: Outcome) =>
-    isFailure(outcome)
-      ? `id: ${lastSeq + 1}\nevent: error\ndata: ${JSON.stringify(outcome.error)}\n\n`
-      : `id: ${lastSeq + 1}\nevent: done\ndata: ${JSON.stringify(outcome)}\n\n`,
+    isFailure(outcome) ? sseEvent('error', outcome.error, lastSeq + 1) : sseEvent('done', outcome, lastSeq + 1),
   /** No id: the client's Last-Event-ID must stay the last token it actually received. */
   end: (streamId: string, lastEventId: number, reason: EndReason) =>
-    `event: end\ndata: ${JSON.stringify({ reason, resumable: true, stream_id: streamId, last_event_id: lastEventId, retry_after_ms: RETRY_MS })}\n\n`,
+    sseEvent('end', { reason, resumable: true, stream_id: streamId, last_event_id: lastEventId, retry_after_ms: RETRY_MS }),
 };
 
 /**

@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import { SSE_HEADERS } from '../http/sse.js';
 import { sse, type EndReason, type Outcome } from './protocol.js';
 
 /**
@@ -24,12 +25,7 @@ export class SseSink {
 
   /** Sends the headers and the `retry:` field; nothing is buffered by proxies that honour the hints. */
   open(): void {
-    this.res.status(200).set({
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-      'Lastcall-Stream-Id': this.streamId,
-    });
+    this.res.status(200).set({ ...SSE_HEADERS, 'Lastcall-Stream-Id': this.streamId });
     this.res.flushHeaders();
     this.res.write(sse.retry());
   }

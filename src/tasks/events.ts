@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { sleep, systemClock } from '../drain/clock.js';
 import { markObserver } from '../http/connections.js';
+import { SSE_HEADERS, sseEvent, sseRetry } from '../http/sse.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
 import type { StepRow, TaskStore } from './store.js';
@@ -25,13 +26,13 @@ export class TaskEvents {
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
     markObserver(res);
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
-    res.write(`retry: ${RETRY_AFTER_MS}\n\n`);
+    res.writeHead(200, SSE_HEADERS);
+    res.write(sseRetry(RETRY_AFTER_MS));
     const closed = new AbortController();
     res.once('close', () => closed.abort());
     let last = after;
     const send = (event: string, data: unknown, id?: number) => {
-      if (!res.writableEnded) res.write(`event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+      if (!res.writableEnded) res.write(sseEvent(event, data, id));
     };
     const shutdown = () => {
       send('end', {
