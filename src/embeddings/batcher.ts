@@ -1,3 +1,4 @@
+import { Quiescence } from '../drain/quiescence.js';
 import { tooManyRequests, unavailable } from '../errors/errors.js';
 import { DRAINING_RETRY_AFTER_SECONDS } from '../http/intake.js';
 import type { EmbeddedBatch } from './model.js';
@@ -31,7 +32,7 @@ interface Job {
 export class MicroBatcher {
   readonly #opts: BatcherOptions;
   readonly #queue: Job[] = [];
-  readonly #idle = new Set<() => void>();
+  readonly #quiet = new Quiescence(() => this.#accepted === 0);
   #accepted = 0;
   #running = false;
   #closed = false;
@@ -74,16 +75,7 @@ export class MicroBatcher {
 
   /** Resolves once nothing is queued or running, or when `signal` aborts. */
   whenIdle(signal: AbortSignal): Promise<void> {
-    if (this.#accepted === 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#idle.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.#idle.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return this.#quiet.wait(signal);
   }
 
   async #loop(): Promise<void> {
@@ -130,6 +122,6 @@ export class MicroBatcher {
     if (i >= 0) this.#queue.splice(i, 1);
     this.#accepted -= job.texts.length;
     answer();
-    if (this.#accepted === 0) for (const f of [...this.#idle]) f();
+    this.#quiet.changed();
   }
 }
