@@ -52,3 +52,9 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     }
   });
 }
+
+/** Resolves when `signal` aborts — at once if it already has. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

@@ -1,6 +1,6 @@
 import type { PhaseName } from '../metrics/names.js';
 import { PHASES } from '../metrics/names.js';
-import { deadlineAt, sleep, type Clock } from './clock.js';
+import { deadlineAt, sleep, untilAborted, type Clock } from './clock.js';
 import type { PhaseSpec } from './phases.js';
 import type { ShutdownBudget } from './budget.js';
 import type {
@@ -138,10 +138,7 @@ export class DrainEngine {
     let outcome: ParticipantOutcome;
     try {
       const work = Promise.resolve().then(() => p.close(deadline));
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        if (deadline.signal.aborted) resolve('timeout');
-        deadline.signal.addEventListener('abort', () => resolve('timeout'), { once: true });
-      });
+      const timedOut = untilAborted(deadline.signal).then(() => 'timeout' as const);
       const result = await Promise.race([work, timedOut]);
       if (result === 'timeout') {
         // Its promise may still settle later; swallow that so it cannot crash the process.

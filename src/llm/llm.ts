@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Config } from '../config/load.js';
+import { untilAborted } from '../drain/clock.js';
 import type { Participant } from '../drain/types.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
@@ -56,8 +57,7 @@ export async function createLlm(config: Config, logger: Logger): Promise<Llm> {
         async close(deadline) {
           // Nothing should be in flight by now; destroy rather than wait past the deadline.
           const closing = agent.close();
-          const timer = new Promise<void>((resolve) => deadline.signal.addEventListener('abort', () => resolve(), { once: true }));
-          await Promise.race([closing, timer]);
+          await Promise.race([closing, untilAborted(deadline.signal)]);
           if (deadline.signal.aborted) await agent.destroy();
           await devServer?.close();
         },

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { Database } from '../db/database.js';
-import { sleep, systemClock, type Deadline } from '../drain/clock.js';
+import { sleep, systemClock, untilAborted, type Deadline } from '../drain/clock.js';
 import { Quiescence } from '../drain/quiescence.js';
 import type { DrainState, Participant } from '../drain/types.js';
 import { conflict, notFound, tooManyRequests } from '../errors/errors.js';
@@ -266,14 +266,14 @@ export class StreamManager {
     const timer = setTimeout(() => margin.abort(), Math.max(0, deadline.remainingMs() - HANDOFF_MARGIN_MS));
     await Promise.race([
       Promise.all(gens.map((g) => g.stop('handoff'))),
-      new Promise<void>((resolve) => margin.signal.addEventListener('abort', () => resolve(), { once: true })),
+      untilAborted(margin.signal),
     ]);
     clearTimeout(timer);
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     // Clients of streams generated elsewhere, and slow ones still catching up, resume too.
     const rest = [...this.sinks];
-    await Promise.race([Promise.all(rest.map((s) => s.endResumable('server_shutdown'))), new Promise((r) => deadline.signal.addEventListener('abort', r, { once: true }))]);
+    await Promise.race([Promise.all(rest.map((s) => s.endResumable('server_shutdown'))), untilAborted(deadline.signal)]);
     return { handedOff: gens.length, clientsEnded: rest.length };
   }
 
