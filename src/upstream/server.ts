@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { sleep, systemClock } from '../drain/clock.js';
 import { plan } from './text.js';
 
 /**
@@ -63,7 +64,8 @@ export function createUpstreamServer(opts: UpstreamOptions) {
       res.on('close', () => aborted.abort());
 
       if (!r.stream) {
-        await pace(tokens.length, intervalMs, aborted.signal);
+        // Take as long as streaming the same tokens would.
+        await sleep(systemClock, tokens.length * intervalMs, aborted.signal);
         if (aborted.signal.aborted) return;
         return json(res, 200, {
           id, object: 'chat.completion', created, model: r.model,
@@ -86,7 +88,7 @@ export function createUpstreamServer(opts: UpstreamOptions) {
         }
         // Pace by elapsed time, not per-token timers, so high rates are not capped by timer granularity.
         const due = started + i * intervalMs - performance.now();
-        if (due > 1) await sleep(due, aborted.signal);
+        if (due > 1) await sleep(systemClock, due, aborted.signal);
         if (aborted.signal.aborted) return;
         chunk({ content: tokens[i] }, null);
       }
@@ -135,20 +137,4 @@ async function body(req: http.IncomingMessage): Promise<unknown> {
     chunks.push(c as Buffer);
   }
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-async function pace(tokens: number, intervalMs: number, signal: AbortSignal) {
-  await sleep(tokens * intervalMs, signal);
 }
