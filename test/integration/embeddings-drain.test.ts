@@ -1,3 +1,4 @@
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceProcess } from '../support/service.js';
 
@@ -12,12 +13,18 @@ interface Outcome {
 const LONG = 'the replica keeps answering every embedding request it accepted before the signal arrived '.repeat(40);
 const texts = (n: number) => Array.from({ length: 32 }, (_, i) => `${n} ${i} ${LONG}`);
 
-async function post(url: string, n: number): Promise<Outcome> {
+/**
+ * `fresh`: on a new connection, like a new client (a pooled keep-alive socket could be the one the
+ * server is closing at that instant — the keep-alive race drain.test.ts covers with raw sockets).
+ */
+async function post(url: string, n: number, fresh = false): Promise<Outcome> {
+  const agent = fresh ? new Agent() : undefined;
   try {
-    const res = await fetch(`${url}/v1/embeddings`, {
+    const res = await undiciFetch(`${url}/v1/embeddings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: texts(n) }),
+      ...(agent ? { dispatcher: agent } : {}),
     });
     const body = (await res.json()) as { data?: unknown[] };
     if (res.status === 200) expect(body.data).toHaveLength(32);
@@ -27,6 +34,8 @@ async function post(url: string, n: number): Promise<Outcome> {
     // failure (a reset, a cut response) is a request the service dropped.
     const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
     return code === 'ECONNREFUSED' ? { status: 'refused' } : { status: 'error', error: `${code ?? (err as Error).message}` };
+  } finally {
+    await agent?.close();
   }
 }
 
@@ -41,7 +50,7 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     // As in a cluster, load balancers get a moment to stop sending (announce) before intake
     // stops; without it, connections still in the kernel's accept queue when the listener
     // closes are reset — the race the announce phase (or a preStop sleep) exists for.
-    svc = await startService({ TERMINATION_GRACE_PERIOD_SECONDS: '30', ENDPOINT_PROPAGATION_SECONDS: '1' });
+    svc = await startService({ TERMINATION_GRACE_PERIOD_SECONDS: '30', ENDPOINT_PROPAGATION_SECONDS: '3' });
     const BURST = 24; // 768 texts: under the batcher's 1,024-text bound, so none is refused with 429
     const accepted = Array.from({ length: BURST }, (_, n) => post(svc.url, n));
     let answered = 0;
@@ -55,7 +64,7 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     const answeredAtSignal = answered;
     svc.kill('SIGTERM');
     await svc.waitForLog((l) => l.phase === 'stop-intake' && l.msg === 'shutdown phase ended');
-    const late = await Promise.all(Array.from({ length: 8 }, (_, n) => post(svc.url, BURST + n)));
+    const late = await Promise.all(Array.from({ length: 8 }, (_, n) => post(svc.url, BURST + n, true)));
 
     const results = await Promise.all(accepted);
     expect(inFlightAtSignal).toBeGreaterThan(0);
