@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { float32ArrayText } from '../embeddings/float32-text.js';
 
 export interface StoredDocument {
   readonly id: string;
@@ -53,7 +54,7 @@ export class VectorStore {
 
   /** Inserts or replaces documents by (owner, id); ids must be unique within the call. */
   async upsert(owner: string, docs: readonly StoredDocument[]): Promise<{ inserted: number; updated: number }> {
-    const rows = docs.map((d) => ({ id: d.id, text: d.text, metadata: d.metadata, embedding: toLiteral(d.embedding) }));
+    const rows = docs.map((d) => ({ id: d.id, text: d.text, metadata: d.metadata, embedding: float32ArrayText(d.embedding) }));
     const result = await this.#db.query<{ inserted: boolean }>(
       `INSERT INTO documents (owner, id, text, metadata, model, dims, embedding)
        SELECT $1, d.id, d.text, d.metadata, $2, $3, d.embedding::vector
@@ -81,13 +82,10 @@ export class VectorStore {
           WHERE dims = ${this.#dims} AND owner = $1 AND model = $3
           ORDER BY embedding::${v} <=> $2::${v}
           LIMIT $4`,
-        [owner, toLiteral(vector), this.#model, k],
+        [owner, float32ArrayText(vector), this.#model, k],
       );
     });
     return result.rows.map((r) => ({ id: r.id, score: 1 - Number(r.distance), text: r.text, metadata: r.metadata }));
   }
 }
 
-function toLiteral(v: Float32Array): string {
-  return `[${Array.from(v).join(',')}]`;
-}
