@@ -8,6 +8,12 @@ export interface BatcherOptions {
   readonly maxBatch: number;
   /** Texts accepted and not yet answered; beyond it submissions get 429. */
   readonly maxQueued: number;
+  /**
+   * Model calls outstanding at once (default 1). A model on another thread runs them one after
+   * another anyway; a second one waiting there means it never idles while this loop answers the
+   * first.
+   */
+  readonly inFlightBatches?: number;
   readonly run: (texts: string[]) => Promise<EmbeddedBatch>;
 }
 
@@ -25,16 +31,16 @@ interface Job {
 }
 
 /**
- * Continuous micro-batching: one model call at a time; while it runs, new requests queue, and
- * the next call takes everything queued (up to `maxBatch` texts, splitting large requests). No
- * added wait when idle, bounded memory when busy.
+ * Continuous micro-batching: while a model call runs, new requests queue, and the next call
+ * takes everything queued (up to `maxBatch` texts, splitting large requests). No added wait
+ * when idle, bounded memory when busy.
  */
 export class MicroBatcher {
   readonly #opts: BatcherOptions;
   readonly #queue: Job[] = [];
   readonly #quiet = new Quiescence(() => this.#accepted === 0);
   #accepted = 0;
-  #running = false;
+  #loops = 0;
   #closed = false;
 
   constructor(opts: BatcherOptions) {
@@ -60,11 +66,7 @@ export class MicroBatcher {
     this.#accepted += texts.length;
     return new Promise<EmbeddedBatch>((resolve, reject) => {
       this.#queue.push({ texts, vectors: [], tokens: [], next: 0, pending: texts.length, settled: false, resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
-        // Requests parsed in the same I/O turn join the first batch.
-        setImmediate(() => void this.#loop());
-      }
+      this.#startLoop();
     });
   }
 
@@ -78,9 +80,18 @@ export class MicroBatcher {
     return this.#quiet.wait(signal);
   }
 
+  /** Another batch may go out while the running ones compute, up to `inFlightBatches`. */
+  #startLoop(): void {
+    if (this.#loops >= (this.#opts.inFlightBatches ?? 1)) return;
+    this.#loops++;
+    // Requests parsed in the same I/O turn join the batch.
+    setImmediate(() => void this.#loop());
+  }
+
   async #loop(): Promise<void> {
     while (this.#queue.length > 0) {
       const parts = this.#take();
+      if (this.#queue.length > 0) this.#startLoop();
       const texts = parts.flatMap((p) => p.job.texts.slice(p.from, p.from + p.count));
       try {
         const out = await this.#opts.run(texts);
@@ -98,7 +109,7 @@ export class MicroBatcher {
         for (const { job } of parts) this.#settle(job, () => job.reject(err));
       }
     }
-    this.#running = false;
+    this.#loops--;
   }
 
   #take(): { job: Job; from: number; count: number }[] {

@@ -97,6 +97,33 @@ describe('MicroBatcher', () => {
     await expect(b.submit(['c'])).resolves.toBeDefined();
   });
 
+  it('keeps inFlightBatches model calls outstanding, answering each request in its own order', async () => {
+    const f = fakeRun();
+    f.hold();
+    const b = new MicroBatcher({ maxBatch: 2, maxQueued: 16, inFlightBatches: 2, run: f.run });
+    const whole = b.submit(['a', 'bb', 'ccc', 'dddd', 'eeeee']);
+    await new Promise((r) => setTimeout(r, 20));
+    // Two calls sent while neither has answered; the third waits for a free slot.
+    expect(f.calls.map((c) => c.length)).toEqual([2, 2]);
+    f.open();
+    const out = await whole;
+    expect(f.calls.map((c) => c.length)).toEqual([2, 2, 1]);
+    expect(out.vectors.map((v) => v[0])).toEqual([1, 2, 3, 4, 5]);
+    expect(b.inFlight).toBe(0);
+  });
+
+  it('sends one call at a time by default', async () => {
+    const f = fakeRun();
+    f.hold();
+    const b = new MicroBatcher({ maxBatch: 2, maxQueued: 16, run: f.run });
+    const whole = b.submit(['a', 'bb', 'ccc']);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(f.calls).toHaveLength(1);
+    f.open();
+    await whole;
+    expect(f.calls).toHaveLength(2);
+  });
+
   it('rejects a configuration where one batch cannot fit in the queue', () => {
     expect(() => new MicroBatcher({ maxBatch: 8, maxQueued: 4, run: fakeRun().run })).toThrow(RangeError);
   });
