@@ -16,7 +16,8 @@ import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
 import { createTasksFeature } from './tasks/feature.js';
 import { embeddingsFeature } from './embeddings/feature.js';
-import { loadEmbeddingModel, locateModel } from './embeddings/model.js';
+import { locateModel } from './embeddings/location.js';
+import { loadEmbeddingModelOnThread } from './embeddings/threaded-model.js';
 import { createEmbeddingService } from './embeddings/service.js';
 import { createEmbeddingMetrics } from './metrics/embeddings.js';
 import { createVectorsFeature } from './vectors/feature.js';
@@ -57,12 +58,19 @@ async function main(): Promise<void> {
     shutdownMetrics.ready.set(state === 'serving' ? 1 : 0);
   });
   shutdownMetrics.setState('starting');
-  handleShutdownSignals({ engine, budget: config.budget, logger, terminationMessagePath: config.TERMINATION_MESSAGE_PATH });
+  const trigger = handleShutdownSignals({ engine, budget: config.budget, logger, terminationMessagePath: config.TERMINATION_MESSAGE_PATH });
 
   const admin = createAdminServer({ registry, drain: engine.view, host: config.HOST, port: config.ADMIN_PORT });
   const adminPort = await admin.listen();
   // Before the database opens: a missing or corrupt model exits 1 without touching DATA_DIR.
-  const embeddingModel = await loadEmbeddingModel(locateModel(config.EMBEDDING_MODEL_DIR));
+  const embeddingModel = await loadEmbeddingModelOnThread(locateModel(config.EMBEDDING_MODEL_DIR), {
+    // Streams and tasks are unaffected, so they are handed off like at a SIGTERM; the restarted
+    // container loads the model afresh.
+    onFailure(err) {
+      logger.error({ err: err.message }, 'embedding model thread failed; draining this replica');
+      trigger.shutdown('embedding-thread-failed');
+    },
+  });
 
   const db = await openDatabase({
     url: config.DATABASE_URL,

@@ -3,6 +3,11 @@ import type { ShutdownBudget } from './budget.js';
 import type { DrainEngine } from './engine.js';
 import { writeTerminationMessage } from './report.js';
 
+export interface ShutdownTrigger {
+  /** Starts the same drain a SIGTERM starts, for a failure the replica cannot serve through. */
+  shutdown(reason: string): void;
+}
+
 /**
  * SIGTERM and SIGINT start the drain once; a repeated signal is logged and ignored. When the
  * sequence ends the report goes to the log and the termination message, and the process exits 0.
@@ -12,9 +17,9 @@ export function handleShutdownSignals(opts: {
   budget: ShutdownBudget;
   logger: Logger;
   terminationMessagePath: string;
-}): void {
+}): ShutdownTrigger {
   const { engine, budget, logger } = opts;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const shutdown = (signal: string) => {
     if (engine.started) {
       logger.warn({ signal }, 'shutdown already in progress; signal ignored');
       return;
@@ -37,6 +42,7 @@ export function handleShutdownSignals(opts: {
       process.exit(0);
     });
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  return { shutdown };
 }

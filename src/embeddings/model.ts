@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { env, LogLevel, pipeline, type FeatureExtractionPipeline, type ProgressInfo } from '@huggingface/transformers';
 import { ConfigError } from '../errors/errors.js';
+import type { ModelLocation } from './location.js';
 
 /** A loaded sentence-embedding model: texts in, unit vectors out. */
 export interface EmbeddingModel {
@@ -13,6 +12,8 @@ export interface EmbeddingModel {
   /** Size of the ONNX weight files the session was created from. */
   readonly weightBytes: number;
   readonly loadMs: number;
+  /** Calls worth having outstanding at once: 1 when `embed` runs on the caller's thread. */
+  readonly inFlightBatches: number;
   /** One pipeline call: unit-length vectors and how many tokens each text became. */
   embed(texts: readonly string[]): Promise<EmbeddedBatch>;
   /** Releases the ONNX session; `embed` fails afterwards. Idempotent. */
@@ -25,16 +26,6 @@ export interface EmbeddedBatch {
 }
 
 type SessionOptions = NonNullable<NonNullable<Parameters<typeof pipeline>[2]>['session_options']>;
-
-export interface ModelLocation {
-  readonly dir: string;
-  readonly id: string;
-}
-
-interface ShippedModelPackage {
-  readonly modelDir: string;
-  readonly modelId: string;
-}
 
 /**
  * ONNX Runtime's defaults suit a machine of its own, not a pod sharing a few cores:
@@ -49,21 +40,6 @@ export const SESSION_OPTIONS: SessionOptions = {
   enableCpuMemArena: false,
   extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
 };
-
-/** EMBEDDING_MODEL_DIR when set, else the folder shipped in the @lastcall/embedding-model package. */
-export function locateModel(configured: string | undefined): ModelLocation {
-  if (configured) {
-    const dir = path.resolve(configured);
-    return { dir, id: path.basename(dir) };
-  }
-  let shipped: ShippedModelPackage;
-  try {
-    shipped = createRequire(import.meta.url)('@lastcall/embedding-model') as ShippedModelPackage;
-  } catch {
-    throw new ConfigError('EMBEDDING_MODEL_DIR is unset and the @lastcall/embedding-model package is not installed');
-  }
-  return { dir: shipped.modelDir, id: shipped.modelId };
-}
 
 /**
  * Loads a transformers.js model folder offline (never from a hub). A missing or unusable folder
@@ -123,6 +99,7 @@ export async function loadEmbeddingModel(
     dims,
     weightBytes,
     loadMs,
+    inFlightBatches: 1,
     async embed(texts) {
       if (!pipe) throw new Error('embedding model disposed');
       const pending = pipe([...texts], { pooling: 'mean', normalize: true });

@@ -31,7 +31,12 @@ export interface EmbeddingService extends Embeddings {
  */
 export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: EmbeddingMetrics; logger: Logger }): EmbeddingService {
   const { model, metrics, logger } = opts;
-  const batcher = new MicroBatcher({ maxBatch: MAX_BATCH, maxQueued: MAX_QUEUED, run: (texts) => model.embed(texts) });
+  const batcher = new MicroBatcher({
+    maxBatch: MAX_BATCH,
+    maxQueued: MAX_QUEUED,
+    inFlightBatches: model.inFlightBatches,
+    run: (texts) => model.embed(texts),
+  });
   metrics.modelLoaded.set(1);
   metrics.modelBytes.set(model.weightBytes);
   logger.info({ model: model.id, dir: model.dir, dims: model.dims, weightBytes: model.weightBytes, loadMs: Math.round(model.loadMs) }, 'embedding model loaded');
