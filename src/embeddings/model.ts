@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { env, LogLevel, pipeline, type FeatureExtractionPipeline, type ProgressInfo } from '@huggingface/transformers';
 import { ConfigError } from '../errors/errors.js';
 import type { ModelLocation } from './location.js';
+import { disableOnnxRuntimeTelemetry } from './ort-telemetry.js';
 
 /** A loaded sentence-embedding model: texts in, unit vectors out. */
 export interface EmbeddingModel {
@@ -55,6 +56,9 @@ export async function loadEmbeddingModel(
   }
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
+  // Takes effect when loading on the main thread (the benchmark's raw pipeline); the service's
+  // model thread relies on the call made before the thread starts.
+  disableOnnxRuntimeTelemetry();
   env.logLevel = LogLevel.ERROR;
 
   const started = performance.now();

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ConfigError, unavailable } from '../errors/errors.js';
 import type { ModelLocation } from './location.js';
+import { disableOnnxRuntimeTelemetry } from './ort-telemetry.js';
 import type { EmbeddedBatch, EmbeddingModel } from './model.js';
 import type { FromThread, ModelInfo, ThreadData, ToThread } from './thread-protocol.js';
 
@@ -21,6 +22,7 @@ interface Pending {
  * fail with 503 until the process restarts.
  */
 export async function loadEmbeddingModelOnThread(location: ModelLocation, opts: { onFailure(err: Error): void }): Promise<EmbeddingModel> {
+  disableOnnxRuntimeTelemetry();
   // Compiled next to this file; the service runs from dist/, where both are JavaScript.
   const worker = new Worker(new URL('./model-thread.js', import.meta.url), { workerData: { location } satisfies ThreadData });
   const pending = new Map<number, Pending>();
