@@ -23,11 +23,8 @@ try {
 const { id, dir, dims, weightBytes, loadMs } = model;
 send({ kind: 'ready', info: { id, dir, dims, weightBytes, loadMs } });
 
+// No dispose message: the service ends this thread, which releases the session with it.
 port.on('message', (msg: ToThread) => {
-  if (msg.kind === 'dispose') {
-    void model.dispose().then(() => send({ kind: 'disposed' }));
-    return;
-  }
   model.embed(msg.texts).then(
     ({ vectors, tokens }) => {
       const data = new Float32Array(vectors.length * dims);

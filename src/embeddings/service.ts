@@ -82,14 +82,12 @@ export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: E
       phase: 'release',
       async close(deadline) {
         await batcher.whenIdle(deadline.signal);
-        // No forced collection first: a full GC here costs ~35 ms of every exit, and the
-        // snapshots around dispose() bracket the native memory the session frees.
+        // No forced collection first: a full GC here costs ~35 ms of every exit.
         const before = memorySnapshot();
         await model.dispose();
         metrics.modelLoaded.set(0);
-        // The ONNX session's native memory is freed at once. What the pipeline held in JS is
-        // returned later still, but waiting for finalizers to measure it would delay every exit
-        // (bench/embeddings-throughput.ts measures that wider figure instead).
+        // Disposing ends the model's thread: its heap and the ONNX session are freed by the
+        // time it resolves, so no collection or finalizer wait is needed to measure them.
         const after = memorySnapshot();
         const returned = memoryReturned(before, after);
         metrics.memoryReturned.set(Math.max(0, returned.rss));

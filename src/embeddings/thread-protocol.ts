@@ -13,7 +13,10 @@ export interface ThreadData {
   readonly location: ModelLocation;
 }
 
-export type ToThread = { readonly kind: 'embed'; readonly id: number; readonly texts: readonly string[] } | { readonly kind: 'dispose' };
+export interface ToThread {
+  readonly id: number;
+  readonly texts: readonly string[];
+}
 
 export type FromThread =
   | { readonly kind: 'ready'; readonly info: ModelInfo }
@@ -21,5 +24,4 @@ export type FromThread =
   | { readonly kind: 'load-failed'; readonly message: string; readonly config: boolean }
   /** `data`: the batch's vectors end to end, `dims` values each; its buffer is transferred. */
   | { readonly kind: 'embedded'; readonly id: number; readonly data: Float32Array; readonly tokens: number[] }
-  | { readonly kind: 'embed-failed'; readonly id: number; readonly message: string }
-  | { readonly kind: 'disposed' };
+  | { readonly kind: 'embed-failed'; readonly id: number; readonly message: string };
