@@ -1,6 +1,7 @@
 /**
  * Entry point of the embedding thread: loads the model with the same code as an in-process
- * load and answers one message at a time (the service's batcher sends one batch at a time).
+ * load and answers each batch it is sent. Two may be outstanding; they still run one after the
+ * other, since ONNX Runtime's Node binding runs a session synchronously on this thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors.js';
