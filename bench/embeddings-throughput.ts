@@ -25,6 +25,7 @@ import { locateModel, type ModelLocation } from '../src/embeddings/location.js';
 import { loadEmbeddingModel, SESSION_OPTIONS, type EmbeddingModel } from '../src/embeddings/model.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { ROOT, startService } from '../test/support/service.js';
+import { percentile } from './streams-support.js';
 
 const BATCH = 32;
 const SECONDS = Number(process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 8);
@@ -216,10 +217,8 @@ async function probeWhile(adminUrl: string, until: Promise<unknown>): Promise<nu
     times.push(performance.now() - t0);
     await sleep(20);
   }
-  return times.sort((a, b) => a - b);
+  return times;
 }
-
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 async function throughputReport(): Promise<void> {
   console.log(`\n== throughput at batch ${BATCH}, ${SECONDS} s per run`);
@@ -263,7 +262,7 @@ async function throughputReport(): Promise<void> {
         const floatRate = mean(floatRates.map((r) => r.perSecond));
         console.log(
           `  ratio HTTP / raw on ${label}: float ${(floatRate / rawRate).toFixed(2)} [≥ 0.9], base64 ${(base64.perSecond / rawRate).toFixed(2)}` +
-            ` | /livez during the float run: p50 ${quantile(probes, 0.5).toFixed(1)} ms, p99 ${quantile(probes, 0.99).toFixed(1)} ms, max ${probes.at(-1)?.toFixed(1)} ms (${probes.length} probes)`,
+            ` | /livez during the float run: p50 ${percentile(probes, 50).toFixed(1)} ms, p99 ${percentile(probes, 99).toFixed(1)} ms, max ${percentile(probes, 100).toFixed(1)} ms (${probes.length} probes)`,
         );
       } finally {
         service.kill('SIGTERM');

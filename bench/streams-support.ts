@@ -1,4 +1,4 @@
-/** Shared pieces of the streams benchmarks: a standalone upstream, a timed SSE reader, percentiles. */
+/** Shared pieces of the benchmarks: a standalone upstream and a timed SSE reader (streams), percentiles (all). */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '../test/support/service.js';
