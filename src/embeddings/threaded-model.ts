@@ -19,12 +19,20 @@ interface Pending {
  * session.
  *
  * `onFailure` is called once if the thread dies unexpectedly after loading; embeddings then
- * fail with 503 until the process restarts.
+ * fail with 503 until the process restarts. `threadEntry` is the thread's script (tests give
+ * one that crashes on cue).
  */
-export async function loadEmbeddingModelOnThread(location: ModelLocation, opts: { onFailure(err: Error): void }): Promise<EmbeddingModel> {
+export async function loadEmbeddingModelOnThread(
+  location: ModelLocation,
+  opts: {
+    onFailure(err: Error): void;
+    threadEntry?: URL;
+  },
+): Promise<EmbeddingModel> {
   disableOnnxRuntimeTelemetry();
   // Compiled next to this file; the service runs from dist/, where both are JavaScript.
-  const worker = new Worker(new URL('./model-thread.js', import.meta.url), { workerData: { location } satisfies ThreadData });
+  const entry = opts.threadEntry ?? new URL('./model-thread.js', import.meta.url);
+  const worker = new Worker(entry, { workerData: { location } satisfies ThreadData });
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let stopped: Error | undefined;
