@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { badRequest } from '../errors/errors.js';
-import { sseEvent, sseRetry } from '../http/sse.js';
+import { resumeCursor, sseEvent, sseRetry } from '../http/sse.js';
 
 /** Limits on what a client may ask for; each bounds memory or upstream cost. */
 export const LIMITS = Object.freeze({
@@ -39,16 +38,8 @@ export const isStreamId = (id: string) => STREAM_ID.test(id);
  * The last sequence number the client already has: the `Last-Event-ID` header (what a browser
  * EventSource sends on reconnect) wins over `?after=N`; neither means 0 (from the start).
  */
-export function lastEventId(req: Request): number {
-  const header = req.get('last-event-id');
-  const query = typeof req.query.after === 'string' ? req.query.after : undefined;
-  const raw = header ?? query;
-  if (raw === undefined || raw === '') return 0;
-  if (!/^\d{1,9}$/.test(raw.trim())) {
-    throw badRequest('invalid_last_event_id', `${header !== undefined ? 'Last-Event-ID' : 'after'} must be a non-negative integer`);
-  }
-  return Number(raw.trim());
-}
+export const lastEventId = (req: Pick<Request, 'get' | 'query'>): number =>
+  resumeCursor(req, { min: 0, code: 'invalid_last_event_id', meaning: 'a token sequence number' }) ?? 0;
 
 export interface Finish {
   readonly finish_reason: string;

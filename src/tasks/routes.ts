@@ -1,8 +1,9 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { badRequest, conflict, notFound } from '../errors/errors.js';
+import { conflict, notFound } from '../errors/errors.js';
 import { ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
+import { resumeCursor } from '../http/sse.js';
 import type { TaskMetrics } from '../metrics/tasks.js';
 import type { TaskEvents } from './events.js';
 import { DEFAULT_MAX_STEPS, MAX_STEPS, MIN_STEPS } from './plan.js';
@@ -60,12 +61,6 @@ export function mountTaskRoutes(
   });
 }
 
-/** Where a (re)connecting client resumes: `Last-Event-ID` (an EventSource's own) or `?after=N`. */
-export function resumeAfter(req: Pick<Request, 'get' | 'query'>): number {
-  const raw = req.get('last-event-id') ?? (typeof req.query.after === 'string' ? req.query.after : undefined);
-  if (raw === undefined || raw === '') return -1;
-  if (!/^-?\d{1,6}$/.test(raw) || Number(raw) < -1) {
-    throw badRequest('invalid_after', 'Last-Event-ID / after must be a step index (an integer ≥ -1)');
-  }
-  return Number(raw);
-}
+/** The last step a (re)connecting client has seen; -1 for none. */
+export const resumeAfter = (req: Pick<Request, 'get' | 'query'>): number =>
+  resumeCursor(req, { min: -1, code: 'invalid_after', meaning: 'a step index' }) ?? -1;
