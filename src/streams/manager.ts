@@ -31,6 +31,8 @@ const FLUSH_INTERVAL_MS = 50;
 /** How often a replica following another's generation reads the log. */
 const POLL_MS = 75;
 const PAGE = 512;
+/** Client connections per allowed generation (see checkClientRoom). */
+const MAX_CLIENTS_PER_GENERATION = 2;
 /** Kept back from the handoff deadline so every client gets its `end` before the engine moves on. */
 const HANDOFF_MARGIN_MS = 150;
 
@@ -74,6 +76,7 @@ export class StreamManager {
 
   /** POST /v1/chat/stream: a new stream generated here, sent to `res`. */
   async start(owner: Owner, request: ChatRequest, res: Response): Promise<void> {
+    this.checkClientRoom();
     if (!this.hasCapacity()) {
       this.opts.httpMetrics.rejected.inc({ reason: 'too_many_streams' });
       throw tooManyRequests(`this replica is generating ${this.opts.maxConcurrent} streams (MAX_CONCURRENT_STREAMS)`, 1);
@@ -91,6 +94,7 @@ export class StreamManager {
 
   /** GET /v1/streams/:id: replays what the client missed, then follows the stream wherever it is generated. */
   async join(owner: Owner, id: string, after: number, res: Response): Promise<void> {
+    this.checkClientRoom();
     const local = this.gens.get(id);
     if (local?.accepting) {
       if (local.owner !== owner) throw notFound('stream');
@@ -194,6 +198,18 @@ export class StreamManager {
     });
     sink.open();
     return sink;
+  }
+
+  /**
+   * Every client connection holds a socket, its buffers and, while it follows another replica,
+   * a poller; generations are capped, and so are these, at twice as many (room for the clients
+   * that reconnect here from a draining replica before their streams are taken over).
+   */
+  private checkClientRoom(): void {
+    const max = MAX_CLIENTS_PER_GENERATION * this.opts.maxConcurrent;
+    if (this.sinks.size < max) return;
+    this.opts.httpMetrics.rejected.inc({ reason: 'too_many_stream_clients' });
+    throw tooManyRequests(`this replica is sending ${max} streams to clients (${MAX_CLIENTS_PER_GENERATION} × MAX_CONCURRENT_STREAMS)`, 1);
   }
 
   private hasCapacity(): boolean {

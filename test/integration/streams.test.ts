@@ -87,7 +87,7 @@ describe('streams API on one replica (embedded PGlite)', () => {
     }
   });
 
-  it('caps concurrent generations at MAX_CONCURRENT_STREAMS with 429 + Retry-After', async () => {
+  it('caps concurrent generations at MAX_CONCURRENT_STREAMS and client connections at twice that, with 429 + Retry-After', async () => {
     const running = [0, 1].map(() => new AbortController());
     const started = await Promise.all(running.map((c, i) => fetch(`${svc.url}/v1/chat/stream`, {
       method: 'POST',
@@ -100,7 +100,19 @@ describe('streams API on one replica (embedded PGlite)', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await metric('lastcall_http_rejected_total{reason="too_many_streams"')).toBeGreaterThanOrEqual(1);
-    for (const c of running) c.abort();
+
+    // Client connections are capped too, at twice the generations: two more readers of a
+    // running stream fit, the next one is refused before it holds a socket and a poller.
+    const id = started[0]!.headers.get('lastcall-stream-id')!;
+    const readers = [0, 1].map(() => new AbortController());
+    const joined = await Promise.all(readers.map((c) => fetch(`${svc.url}/v1/streams/${id}`, { headers: { Authorization: `Bearer ${KEY}` }, signal: c.signal })));
+    expect(joined.map((r) => r.status)).toEqual([200, 200]);
+    const oneReaderTooMany = await get(id);
+    expect(oneReaderTooMany.status).toBe(429);
+    expect(oneReaderTooMany.headers.get('retry-after')).toBe('1');
+    expect(await oneReaderTooMany.json()).toMatchObject({ error: { code: 'too_many_requests', message: expect.stringMatching(/4 streams to clients/) } });
+    expect(await metric('lastcall_http_rejected_total{reason="too_many_stream_clients"')).toBe(1);
+    for (const c of [...running, ...readers]) c.abort();
   });
 
   it('a client abort stops the generation and releases it; a later GET continues it exactly', async () => {
