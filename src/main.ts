@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       replica: config.REPLICA_ID,
       leaseSeconds: config.TASK_LEASE_SECONDS,
       concurrency: config.TASK_WORKER_CONCURRENCY,
+      maxEventStreams: config.MAX_CONCURRENT_STREAMS,
       search: vectors.search,
     }),
   );

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { sleep, systemClock } from '../drain/clock.js';
+import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
 import { SSE_HEADERS, sseEvent, sseRetry } from '../http/sse.js';
 import type { Logger } from '../log/logger.js';
@@ -22,9 +23,14 @@ export class TaskEvents {
   constructor(
     private readonly store: TaskStore,
     private readonly logger: Logger,
+    private readonly maxOpen: number,
   ) {}
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
+    // Each open stream polls the database every POLL_MS: their number is what bounds that load.
+    if (this.open.size >= this.maxOpen) {
+      throw tooManyRequests(`this replica is sending ${this.maxOpen} task event streams (MAX_CONCURRENT_STREAMS)`, 1);
+    }
     markObserver(res);
     res.writeHead(200, SSE_HEADERS);
     res.write(sseRetry(RETRY_AFTER_MS));

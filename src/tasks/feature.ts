@@ -20,6 +20,8 @@ export interface TasksFeatureOptions {
   readonly replica: string;
   readonly leaseSeconds: number;
   readonly concurrency: number;
+  /** Progress event streams (`GET /v1/tasks/:id/events`) open at once; each polls the database. */
+  readonly maxEventStreams: number;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
 }
@@ -38,7 +40,7 @@ export function createTasksFeature(opts: TasksFeatureOptions): Feature {
     concurrency: opts.concurrency,
     leaseSeconds: opts.leaseSeconds,
   });
-  const events = new TaskEvents(store, logger);
+  const events = new TaskEvents(store, logger, opts.maxEventStreams);
   // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
   const unsubscribe = opts.drain.onChange((state) => {
     if (state === 'serving') worker.start();

@@ -142,6 +142,33 @@ describe('tasks API on one replica', () => {
   });
 });
 
+describe('progress event streams', () => {
+  it('are capped per replica at MAX_CONCURRENT_STREAMS with 429 + Retry-After: each polls the database', async () => {
+    // 10 tokens/s keeps the task running, so its event streams stay open.
+    const svc = await startService({ DEV_UPSTREAM_TOKENS_PER_SECOND: '10', MAX_CONCURRENT_STREAMS: '2' });
+    running.push(svc);
+    const id = (await call(svc.url, 'POST', '/v1/tasks', { prompt: 'watch me closely' })).body.id as string;
+    await waitForTask(svc.url, id, (t) => t.status === 'running');
+    const readers = [0, 1].map(() => new AbortController());
+    const open = await Promise.all(readers.map((c) => fetch(`${svc.url}/v1/tasks/${id}/events`, { signal: c.signal })));
+    expect(open.map((r) => r.status)).toEqual([200, 200]);
+    const refused = await call(svc.url, 'GET', `/v1/tasks/${id}/events`);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/2 task event streams/) });
+    for (const c of readers) c.abort();
+    // Closed streams leave room again.
+    let again = 0;
+    for (let i = 0; i < 50 && again !== 200; i++) {
+      const r = await fetch(`${svc.url}/v1/tasks/${id}/events`, { signal: AbortSignal.timeout(500) }).catch(() => undefined);
+      again = r?.status ?? 0;
+      await r?.body?.cancel();
+      if (again !== 200) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(again).toBe(200);
+    await call(svc.url, 'DELETE', `/v1/tasks/${id}`);
+  });
+});
+
 describe('cancelling', () => {
   it('stops a running task promptly: no step is recorded after the cancel', async () => {
     // 10 tokens/s: each LLM step takes 3 s or more, so the cancel lands mid-step.
