@@ -193,7 +193,7 @@ export const ROWS: readonly RowSpec[] = [
       },
       {
         title: 'Rejected requests by reason',
-        description: `${METRICS.httpRejected}{reason}: draining (503 + Retry-After from stop-intake on), too_many_streams (429: generations at MAX_CONCURRENT_STREAMS), too_many_stream_clients (429: stream client connections at twice that), unauthorized (401).`,
+        description: `${METRICS.httpRejected}{reason}: draining (503 + Retry-After from stop-intake on), too_many_streams (429: generations at MAX_CONCURRENT_STREAMS), too_many_stream_clients (429: stream client connections at twice that), too_many_task_event_streams (429: task event streams at MAX_CONCURRENT_STREAMS), unauthorized (401).`,
         viz: 'timeseries',
         unit: 'reqps',
         width: 8,

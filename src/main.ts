@@ -80,6 +80,7 @@ async function main(): Promise<void> {
   });
   const llm = await createLlm(config, logger);
   const features: Feature[] = [];
+  const httpMetrics = createHttpMetrics(registry);
   const embeddings = createEmbeddingService({ model: embeddingModel, metrics: createEmbeddingMetrics(registry), logger });
   const vectors = await createVectorsFeature(db, embeddings);
   features.push(embeddingsFeature(embeddings), vectors);
@@ -94,11 +95,11 @@ async function main(): Promise<void> {
       leaseSeconds: config.TASK_LEASE_SECONDS,
       concurrency: config.TASK_WORKER_CONCURRENCY,
       maxEventStreams: config.MAX_CONCURRENT_STREAMS,
+      httpMetrics,
       search: vectors.search,
     }),
   );
 
-  const httpMetrics = createHttpMetrics(registry);
   features.push(createStreamsFeature({ config, db, llm, logger, registry, httpMetrics, drain: engine.view }));
   const pub = createPublicServer({ config, drain: engine.view, metrics: httpMetrics, logger, features });
 

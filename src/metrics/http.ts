@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
 import { zeroSeries } from './registry.js';
 
-export const REJECT_REASONS = ['draining', 'too_many_streams', 'too_many_stream_clients', 'unauthorized'] as const;
+export const REJECT_REASONS = ['draining', 'too_many_streams', 'too_many_stream_clients', 'too_many_task_event_streams', 'unauthorized'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export function createHttpMetrics(registry: Registry) {

@@ -23,13 +23,14 @@ export class TaskEvents {
   constructor(
     private readonly store: TaskStore,
     private readonly logger: Logger,
-    private readonly maxOpen: number,
+    private readonly limit: { readonly maxOpen: number; refused(): void },
   ) {}
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
     // Each open stream polls the database every POLL_MS: their number is what bounds that load.
-    if (this.open.size >= this.maxOpen) {
-      throw tooManyRequests(`this replica is sending ${this.maxOpen} task event streams (MAX_CONCURRENT_STREAMS)`, 1);
+    if (this.open.size >= this.limit.maxOpen) {
+      this.limit.refused();
+      throw tooManyRequests(`this replica is sending ${this.limit.maxOpen} task event streams (MAX_CONCURRENT_STREAMS)`, 1);
     }
     markObserver(res);
     res.writeHead(200, SSE_HEADERS);

@@ -4,6 +4,7 @@ import type { DrainState } from '../drain/types.js';
 import type { Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
+import type { HttpMetrics } from '../metrics/http.js';
 import { createTaskMetrics } from '../metrics/tasks.js';
 import { TaskEvents } from './events.js';
 import { mountTaskRoutes } from './routes.js';
@@ -22,6 +23,7 @@ export interface TasksFeatureOptions {
   readonly concurrency: number;
   /** Progress event streams (`GET /v1/tasks/:id/events`) open at once; each polls the database. */
   readonly maxEventStreams: number;
+  readonly httpMetrics: HttpMetrics;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
 }
@@ -40,7 +42,10 @@ export function createTasksFeature(opts: TasksFeatureOptions): Feature {
     concurrency: opts.concurrency,
     leaseSeconds: opts.leaseSeconds,
   });
-  const events = new TaskEvents(store, logger, opts.maxEventStreams);
+  const events = new TaskEvents(store, logger, {
+    maxOpen: opts.maxEventStreams,
+    refused: () => opts.httpMetrics.rejected.inc({ reason: 'too_many_task_event_streams' }),
+  });
   // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
   const unsubscribe = opts.drain.onChange((state) => {
     if (state === 'serving') worker.start();

@@ -155,6 +155,8 @@ describe('progress event streams', () => {
     const refused = await call(svc.url, 'GET', `/v1/tasks/${id}/events`);
     expect(refused.status).toBe(429);
     expect(refused.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/2 task event streams/) });
+    const metrics = await (await fetch(`${svc.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/lastcall_http_rejected_total\{reason="too_many_task_event_streams"[^}]*\} 1/);
     for (const c of readers) c.abort();
     // Closed streams leave room again.
     let again = 0;
