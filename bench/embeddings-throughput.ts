@@ -1,7 +1,7 @@
 /**
  * Embedding throughput and memory, printed as figures with their targets in brackets.
  *
- *   npm run build && npx tsx bench/embeddings-throughput.ts [seconds-per-run]
+ *   npm run build && npx tsx bench/embeddings-throughput.ts [seconds-per-run] [--throughput-only]
  *   (seconds per throughput run, default 1; BENCH_ROUNDS: rounds, default 20; BENCH_CLIENTS:
  *   concurrent HTTP clients, default 8; EMBEDDING_MODEL_DIR: another model)
  *
@@ -12,7 +12,8 @@
  * 2. Throughput at batch 32: the raw pipeline in this process (one call at a time, on this
  *    thread) vs the HTTP API of the built service (a real process whose model runs on a thread
  *    of its own, several concurrent clients), on PostgreSQL and on embedded PGlite, in rounds
- *    that alternate the sides. Target: HTTP ≥ 0.9 × raw (median of the rounds' ratios). Also the admin /livez answer time during the load: what the
+ *    that alternate the sides. Target: HTTP ≥ 0.9 × raw (median of the rounds' ratios). Also
+ *    the admin /livez answer time during the float runs (which pay for the probes): what the
  *    event loop's other work (SSE streams, probes) waits.
  */
 import { spawn } from 'node:child_process';
@@ -263,8 +264,8 @@ async function throughputReport(): Promise<void> {
         await warmUp(http('float'), CLIENTS);
         await warmUp(http('base64'), CLIENTS);
         // Short runs in alternating order, each HTTP run compared with the raw run of its own
-        // round: this VM's speed drifts by ±20 % over tens of seconds, which long runs averaged
-        // into one ratio per side.
+        // round: this VM's speed drifts by ±20 % within seconds, so long runs per side compared
+        // different machines.
         const rates: Record<Side, Rate[]> = { raw: [], float: [], base64: [] };
         const probes: number[] = [];
         for (let round = 0; round < ROUNDS; round++) {
