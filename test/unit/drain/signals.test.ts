@@ -28,19 +28,14 @@ function run(how: 'failure' | 'signal'): Promise<{ code: number | null; logs: Re
 }
 
 describe('shutdown signals and the failure trigger', () => {
-  it('SIGTERM drains and exits 0 with the report', async () => {
-    const { code, logs, termination } = await run('signal');
-    expect(code).toBe(0);
-    expect(logs.find((l) => l.msg === 'shutdown started')).toMatchObject({ signal: 'SIGTERM' });
-    expect(logs.some((l) => l.msg === 'drain report')).toBe(true);
-    expect(termination).toContain('SIGTERM');
-  });
-
-  it('a failure drains the same way and exits 1, so the pod reads Error rather than Completed', async () => {
-    const { code, logs, termination } = await run('failure');
-    expect(code).toBe(1);
-    expect(logs.find((l) => l.msg === 'shutdown started')).toMatchObject({ signal: 'fixture-failure' });
-    expect(logs.some((l) => l.msg === 'drain report')).toBe(true);
-    expect(termination).toContain('fixture-failure');
+  it.each([
+    { how: 'signal', code: 0, reason: 'SIGTERM', what: 'SIGTERM drains and exits 0 with the report' },
+    { how: 'failure', code: 1, reason: 'fixture-failure', what: 'a failure drains the same way and exits 1, so the pod reads Error rather than Completed' },
+  ] as const)('$what', async ({ how, code, reason }) => {
+    const result = await run(how);
+    expect(result.code).toBe(code);
+    expect(result.logs.find((l) => l.msg === 'shutdown started')).toMatchObject({ signal: reason });
+    expect(result.logs.some((l) => l.msg === 'drain report')).toBe(true);
+    expect(result.termination).toContain(reason);
   });
 });
