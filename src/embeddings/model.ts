@@ -113,7 +113,8 @@ export async function loadEmbeddingModel(
       // A text whose tokens all have zero vectors normalises to 0/0; answer a zero vector
       // instead of NaN, which JSON cannot carry.
       for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
-      const vectors = texts.map((_, i) => data.slice(i * dims, (i + 1) * dims));
+      // Views, not copies: the model thread copies the batch once into the buffer it transfers.
+      const vectors = texts.map((_, i) => data.subarray(i * dims, (i + 1) * dims));
       return { vectors, tokens };
     },
     async dispose() {
