@@ -154,15 +154,15 @@ interface Rate {
   readonly ownUsPerCall: number;
 }
 
-/** Runs `work` (given its loop's index) for SECONDS on `concurrency` loops. */
-async function rate(pid: number, work: (loop: number) => Promise<number>, concurrency = 1): Promise<Rate> {
+/** Runs `work` (given its loop's index) for `ms` on `concurrency` loops. */
+async function rate(pid: number, work: (loop: number) => Promise<number>, concurrency = 1, ms = SECONDS * 1000): Promise<Rate> {
   const started = performance.now();
   const cpu0 = cpuMs(pid);
   const own0 = process.cpuUsage();
   let done = 0;
   let calls = 0;
   const loop = async (i: number) => {
-    while (performance.now() - started < SECONDS * 1000) {
+    while (performance.now() - started < ms) {
       const n = await work(i); // not `done += await work()`: that reads `done` before the await
       done += n;
       calls++;
@@ -177,16 +177,11 @@ async function rate(pid: number, work: (loop: number) => Promise<number>, concur
   };
 }
 
-/** Measured: HTTP runs right after 1.5 s of warm-up were still ~5-15 % slower than later ones. */
+/**
+ * Warm-up runs (figures dropped) before measuring. Measured: HTTP runs right after 1.5 s of
+ * warm-up were still ~5-15 % slower than later ones.
+ */
 const WARM_UP_MS = 4000;
-
-async function warmUp(work: (loop: number) => Promise<number>, concurrency: number): Promise<void> {
-  const until = performance.now() + WARM_UP_MS;
-  const loop = async (i: number) => {
-    while (performance.now() < until) await work(i);
-  };
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
-}
 
 /** Answer times of the admin server's /livez while `until` runs: how long the event loop makes a probe wait. */
 async function probeWhile(adminUrl: string, until: Promise<unknown>): Promise<number[]> {
@@ -260,9 +255,9 @@ async function throughputReport(): Promise<void> {
           return countOccurrences(body, '"object":"embedding"');
         };
         // Warm up both sides (JIT tiers, heap sizes, the service's thread and pools) before measuring.
-        await warmUp(raw, 1);
-        await warmUp(http('float'), CLIENTS);
-        await warmUp(http('base64'), CLIENTS);
+        await rate(process.pid, raw, 1, WARM_UP_MS);
+        await rate(service.proc.pid!, http('float'), CLIENTS, WARM_UP_MS);
+        await rate(service.proc.pid!, http('base64'), CLIENTS, WARM_UP_MS);
         // Short runs in alternating order, each HTTP run compared with the raw run of its own
         // round: this VM's speed drifts by ±20 % within seconds, so long runs per side compared
         // different machines.
