@@ -17,7 +17,7 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip \
 
 # Dependencies first (cached while only sources change). The embedding model is a local
 # `file:` dependency, so its folder must be present before `npm ci`.
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 COPY models/lastcall-mini-embed/ ./models/lastcall-mini-embed/
 RUN --mount=type=cache,target=/root/.npm \
     ONNXRUNTIME_NODE_INSTALL=skip npm ci

@@ -3,8 +3,8 @@
  * (the multi-replica set-up) and on the embedded PGlite default.
  * Target: median and max under 100 ms. Run: npx tsx bench/drain-exit.ts [runs]
  */
-import { startPostgres } from '../test/support/postgres.js';
-import { startService } from '../test/support/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { startService } from '../testkit/service.js';
 
 const runs = Number(process.argv[2] ?? 20);
 const pg = await startPostgres();

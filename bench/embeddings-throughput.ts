@@ -25,8 +25,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { collectGarbage, memorySnapshot, type MemorySnapshot } from '../src/embeddings/memory.js';
 import { locateModel, type ModelLocation } from '../src/embeddings/location.js';
 import { loadEmbeddingModel, SESSION_OPTIONS, type EmbeddingModel } from '../src/embeddings/model.js';
-import { startPostgres } from '../test/support/postgres.js';
-import { ROOT, startService } from '../test/support/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { ROOT, startService } from '../testkit/service.js';
 import { LeanConnection } from './lean-http.js';
 import { percentile } from './streams-support.js';
 

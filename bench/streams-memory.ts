@@ -2,7 +2,7 @@
  * RSS of one replica holding 1,000 concurrent streams, above its idle RSS.
  * `npx tsx bench/streams-memory.ts` (after `npm run build`). Target: < 300 MB above idle.
  */
-import { startService } from '../test/support/service.js';
+import { startService } from '../testkit/service.js';
 import { startUpstream } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);

@@ -5,8 +5,8 @@
  * time to first token (≈ 0 for the dev upstream at 1,000 tokens/s) is not subtracted.
  * `npx tsx bench/streams-reconnect.ts` (after `npm run build`). Target: < 250 ms.
  */
-import { startPostgres } from '../test/support/postgres.js';
-import { startService } from '../test/support/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { startService } from '../testkit/service.js';
 import { plan } from '../src/upstream/text.js';
 import { percentile } from './streams-support.js';
 

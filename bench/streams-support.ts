@@ -1,7 +1,7 @@
 /** Shared pieces of the benchmarks: a standalone upstream and a timed SSE reader (streams), percentiles (all). */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from '../test/support/service.js';
+import { ROOT } from '../testkit/service.js';
 
 /** The dev upstream as its own process, so neither side under test pays for generating tokens. */
 export function startUpstream(tokensPerSecond: number): Promise<{ url: string; stop(): void }> {

@@ -6,8 +6,8 @@
 import express from 'express';
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
-import { startPostgres } from '../test/support/postgres.js';
-import { startService } from '../test/support/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { startService } from '../testkit/service.js';
 import { percentile, startUpstream, timedTokens } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 50);

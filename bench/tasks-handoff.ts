@@ -19,8 +19,8 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { deadlineAt, systemClock } from '../src/drain/clock.js';
 import { createLogger } from '../src/log/logger.js';
 import { TaskStore } from '../src/tasks/store.js';
-import { startPostgres } from '../test/support/postgres.js';
-import { startService, type ServiceProcess } from '../test/support/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../testkit/service.js';
 
 const LEASE_SECONDS = 3;
 const TASKS = 20;

@@ -10,7 +10,7 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { ROOT } from '../../test/support/service.js';
+import { ROOT } from '../../testkit/service.js';
 import { writeReport } from '../report/write.js';
 import { callApi } from '../scenario/api.js';
 import type { Driver, PodView, Termination, Timings, TimelineEvent } from '../scenario/driver.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../local/cluster.js';
 import { writeReport } from '../report/write.js';
 import { runScenario, type ScenarioReport } from '../scenario/rolling-restart.js';
-import { ROOT } from '../../test/support/service.js';
+import { ROOT } from '../../testkit/service.js';
 
 /**
  * `npm run e2e:local`: the e2e scenario against the built service as local processes (see

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadAllYaml, type KubernetesObject, type V1ConfigMap, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
-import { ROOT } from '../../test/support/service.js';
+import { ROOT } from '../../testkit/service.js';
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort, startPostgres, type PostgresInstance } from '../../test/support/postgres.js';
+import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import type { Driver, PodView, Termination, Timings, TimelineEvent, UpstreamFaults } from '../scenario/driver.js';
 import { containerEnv, rolloutSpec, serverContainer, timingsOf, type RolloutSpec } from '../support/deployment.js';
 import { renderChart, type RenderedChart } from './chart.js';

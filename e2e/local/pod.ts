@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MAIN } from '../../test/support/service.js';
+import { MAIN } from '../../testkit/service.js';
 import type { ProbeSpec } from '../support/deployment.js';
 import type { Termination, TimelineEvent } from '../scenario/driver.js';
 import { IP_BIN } from './network.js';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from '../../test/support/service.js';
+import { ROOT } from '../../testkit/service.js';
 import type { UpstreamFaults } from '../scenario/driver.js';
 import { ManagedChild } from './child.js';
 

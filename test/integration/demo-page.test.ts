@@ -1,8 +1,8 @@
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
-import { freePort, startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 describe('the demo page survives a restart of the replica serving it (headless Chromium)', () => {
   let pg: PostgresInstance;

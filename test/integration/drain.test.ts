@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { streamChat } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
-import { rawConnection } from '../support/http.js';
-import { startPostgres } from '../support/postgres.js';
-import { runServiceToExit, startService, type ServiceProcess } from '../support/service.js';
+import { rawConnection } from '../../testkit/http.js';
+import { startPostgres } from '../../testkit/postgres.js';
+import { runServiceToExit, startService, type ServiceProcess } from '../../testkit/service.js';
 
 const running: ServiceProcess[] = [];
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 interface Outcome {
   /** `refused`: the connection was refused (the listener had closed); `error`: anything else. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runServiceToExit, startService, type ServiceProcess } from '../support/service.js';
+import { runServiceToExit, startService, type ServiceProcess } from '../../testkit/service.js';
 
 interface EmbeddingResponse {
   object: string;

@@ -3,7 +3,7 @@ import { dashboardQueries } from '../../dashboards/lastcall.js';
 import { metricNames } from '../../dashboards/promql.js';
 import { streamChat } from '../../src/client/index.js';
 import { METRICS } from '../../src/metrics/names.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 /** Metric families a live /metrics declares (`# TYPE name kind`). */
 function exportedFamilies(text: string): Map<string, string> {

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 
-describe('real PostgreSQL 15 + pgvector (test/support/postgres.ts)', () => {
+describe('real PostgreSQL 15 + pgvector (testkit/postgres.ts)', () => {
   let db: PostgresInstance | undefined;
 
   beforeAll(async () => {

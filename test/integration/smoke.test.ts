@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, startService, type ServiceProcess } from '../support/service.js';
+import { ROOT, startService, type ServiceProcess } from '../../testkit/service.js';
 
 const run = promisify(execFile);
 const SMOKE = path.join(ROOT, 'dist/tools/smoke.js');

@@ -2,8 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget
 const BUDGET_MS = 5_000; // grace 6 − margin 1

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resumeStream, streamChat } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 type ErrorBody = { error: { code: string } };
 const KEY = 'key-one';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 /** The task API on one real replica (embedded PGlite, the built-in deterministic upstream). */
 interface TaskView {

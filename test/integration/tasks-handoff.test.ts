@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 /**
  * Two real replicas on one real PostgreSQL: tasks running on A survive A's SIGTERM (released at

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
-import { startService, type ServiceProcess } from '../support/service.js';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const DOCS = [
   { id: 'db', text: 'PostgreSQL stores rows in tables; an index makes SQL queries on large tables fast.', metadata: { topic: 'databases' } },

@@ -4,7 +4,7 @@ import { DrainEngine } from '../../../src/drain/engine.js';
 import { PHASE_TABLE } from '../../../src/drain/phases.js';
 import type { Participant, PhaseRecord } from '../../../src/drain/types.js';
 import { PHASES } from '../../../src/metrics/names.js';
-import { FakeClock } from '../../support/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 function setup(opts: { grace?: number; preStop?: number; margin?: number; propagation?: number; finalScrape?: number } = {}) {
   const clock = new FakeClock();
