@@ -11,6 +11,7 @@ import { createAdminServer } from './health/admin-server.js';
 import { createPublicServer } from './http/public-server.js';
 import { createLlm } from './llm/llm.js';
 import { createLogger } from './log/logger.js';
+import { createDatabaseMetrics } from './metrics/database.js';
 import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     dataDir: config.DATA_DIR,
     poolSize: config.DATABASE_POOL_SIZE,
     logger,
+    metrics: createDatabaseMetrics(registry),
   });
   const llm = await createLlm(config, logger);
   const features: Feature[] = [];

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
 import type { Deadline } from '../drain/clock.js';
 import { Quiescence } from '../drain/quiescence.js';
+import type { DatabaseErrorKind, DatabaseMetrics } from '../metrics/database.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -31,6 +32,7 @@ export async function openDatabase(opts: {
   dataDir: string;
   poolSize: number;
   logger: Logger;
+  metrics?: DatabaseMetrics;
 }): Promise<Database> {
   const { logger } = opts;
   let pool: pg.Pool;
@@ -60,6 +62,9 @@ export async function openDatabase(opts: {
     inFlight++;
     try {
       return await work();
+    } catch (err) {
+      opts.metrics?.errors.inc({ kind: errorKind(err) });
+      throw err;
     } finally {
       inFlight--;
       quiet.changed();
@@ -104,6 +109,16 @@ export async function openDatabase(opts: {
     throw err;
   }
   return database;
+}
+
+/** SQLSTATE classes and driver messages that mean the server could not be used at all. */
+function errorKind(err: unknown): DatabaseErrorKind {
+  const e = err as { code?: string; message?: string };
+  if (e.code === '57014' || /timeout/i.test(e.message ?? '')) return 'timeout';
+  if (e.code?.startsWith('08') || e.code?.startsWith('57P') || /ECONNREFUSED|ECONNRESET|Connection terminated|connect/i.test(`${e.code} ${e.message}`)) {
+    return 'unavailable';
+  }
+  return 'query';
 }
 
 async function lockDataDir(dir: string): Promise<() => Promise<void>> {

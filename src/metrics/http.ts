@@ -2,7 +2,14 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from './names.js';
 import { zeroSeries } from './registry.js';
 
-export const REJECT_REASONS = ['draining', 'too_many_streams', 'too_many_stream_clients', 'too_many_task_event_streams', 'unauthorized'] as const;
+export const REJECT_REASONS = [
+  'draining',
+  'too_many_streams',
+  'too_many_stream_clients',
+  'too_many_task_event_streams',
+  'too_many_connections',
+  'unauthorized',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export function createHttpMetrics(registry: Registry) {
@@ -16,6 +23,11 @@ export function createHttpMetrics(registry: Registry) {
       name: METRICS.httpRequests,
       help: 'Public API requests answered, by route template and status class',
       labelNames: ['route', 'code'],
+      registers: [registry],
+    }),
+    connections: new Gauge({
+      name: METRICS.httpConnections,
+      help: 'Open connections to the public API',
       registers: [registry],
     }),
     rejected: new Counter({

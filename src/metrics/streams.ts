@@ -4,6 +4,9 @@ import { zeroSeries } from './registry.js';
 
 const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted'] as const;
 export type StreamOutcome = (typeof STREAM_OUTCOMES)[number];
+/** The API a stream was started through; each renders the same durable log its own way. */
+export const FRONT_DOORS = ['native', 'chat_completions', 'responses', 'ai_sdk'] as const;
+const TAKEOVER_VIAS = ['handoff', 'expiry'] as const;
 
 export function createStreamMetrics(registry: Registry) {
   const metrics = {
@@ -33,8 +36,42 @@ export function createStreamMetrics(registry: Registry) {
       help: 'Streams this replica released at shutdown for another replica to continue',
       registers: [registry],
     }),
+    started: new Counter({
+      name: METRICS.streamsStarted,
+      help: 'Streams started on this replica, by the API they were started through',
+      labelNames: ['front_door'],
+      registers: [registry],
+    }),
+    takeovers: new Counter({
+      name: METRICS.streamTakeovers,
+      help: 'Generations this replica took over: released at a handoff, or after the lease expired (its replica died)',
+      labelNames: ['via'],
+      registers: [registry],
+    }),
+    clients: new Gauge({
+      name: METRICS.streamClients,
+      help: 'Client connections receiving a stream from this replica',
+      registers: [registry],
+    }),
+    resets: new Counter({
+      name: METRICS.streamResets,
+      help: 'Streams whose answer was regenerated differently after a takeover (a reset event was sent)',
+      registers: [registry],
+    }),
+    regeneratedTokens: new Counter({
+      name: METRICS.streamRegeneratedTokens,
+      help: 'Tokens an upstream generated again after a takeover (restart mode), compared with the log and not sent',
+      registers: [registry],
+    }),
+    reattaches: new Counter({
+      name: METRICS.streamReattaches,
+      help: 'Takeovers that re-attached to the upstream generation itself (responses mode), regenerating nothing',
+      registers: [registry],
+    }),
   };
   zeroSeries(metrics.total, 'outcome', STREAM_OUTCOMES);
+  zeroSeries(metrics.started, 'front_door', FRONT_DOORS);
+  zeroSeries(metrics.takeovers, 'via', TAKEOVER_VIAS);
   return metrics;
 }
 export type StreamMetrics = ReturnType<typeof createStreamMetrics>;

@@ -9,6 +9,11 @@ export type RecoveryVia = (typeof RECOVERY_VIAS)[number];
 
 export function createTaskMetrics(registry: Registry) {
   const metrics = {
+    eventStreams: new Gauge({
+      name: METRICS.taskEventStreams,
+      help: 'Task progress event streams (GET /v1/tasks/:id/events) open on this replica',
+      registers: [registry],
+    }),
     active: new Gauge({
       name: METRICS.tasksActive,
       help: 'Tasks this replica holds a lease on and is running',

@@ -192,8 +192,10 @@ export class StreamManager {
   private openSink(res: Response, id: string, cursor: number): SseSink {
     const sink = new SseSink(res, id, cursor);
     this.sinks.add(sink);
+    this.opts.metrics.clients.set(this.sinks.size);
     sink.onClose(() => {
       this.sinks.delete(sink);
+      this.opts.metrics.clients.set(this.sinks.size);
       this.quiet.changed();
     });
     sink.open();

@@ -23,7 +23,7 @@ export class TaskEvents {
   constructor(
     private readonly store: TaskStore,
     private readonly logger: Logger,
-    private readonly limit: { readonly maxOpen: number; refused(): void },
+    private readonly limit: { readonly maxOpen: number; refused(): void; opened(count: number): void },
   ) {}
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
@@ -52,6 +52,7 @@ export class TaskEvents {
       closed.abort();
     };
     this.open.add(shutdown);
+    this.limit.opened(this.open.size);
     try {
       while (!closed.signal.aborted) {
         // Status first, then steps: a final status is committed with (or after) every step, so
@@ -72,6 +73,7 @@ export class TaskEvents {
       this.logger.warn({ taskId: task.id, err: (err as Error).message }, 'task event stream failed');
     } finally {
       this.open.delete(shutdown);
+      this.limit.opened(this.open.size);
       res.end();
     }
   }

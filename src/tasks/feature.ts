@@ -45,6 +45,7 @@ export function createTasksFeature(opts: TasksFeatureOptions): Feature {
   const events = new TaskEvents(store, logger, {
     maxOpen: opts.maxEventStreams,
     refused: () => opts.httpMetrics.rejected.inc({ reason: 'too_many_task_event_streams' }),
+    opened: (count) => metrics.eventStreams.set(count),
   });
   // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
   const unsubscribe = opts.drain.onChange((state) => {

@@ -1,0 +1,24 @@
+import { Counter, type Registry } from 'prom-client';
+import { METRICS } from './names.js';
+import { zeroSeries } from './registry.js';
+
+/**
+ * `unavailable`: no connection could be made or it broke; `timeout`: a query or the wait for a
+ * pool client ran past its limit; `query`: the database refused a statement.
+ */
+export const DATABASE_ERROR_KINDS = ['unavailable', 'timeout', 'query'] as const;
+export type DatabaseErrorKind = (typeof DATABASE_ERROR_KINDS)[number];
+
+export function createDatabaseMetrics(registry: Registry) {
+  const metrics = {
+    errors: new Counter({
+      name: METRICS.databaseErrors,
+      help: 'Database calls that failed, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+  };
+  zeroSeries(metrics.errors, 'kind', DATABASE_ERROR_KINDS);
+  return metrics;
+}
+export type DatabaseMetrics = ReturnType<typeof createDatabaseMetrics>;
