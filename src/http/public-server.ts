@@ -10,6 +10,7 @@ import { bearerAuth } from './auth.js';
 import { ConnectionTracker } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { intake } from './intake.js';
+import { bindRequestSignal } from './request-signal.js';
 
 export interface PublicServer {
   readonly server: http.Server;
@@ -29,6 +30,7 @@ export function createPublicServer(opts: {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(bindRequestSignal);
   app.use(intake(drain, metrics));
 
   const api = express.Router();

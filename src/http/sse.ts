@@ -1,6 +1,7 @@
 /** Server-sent events, as every long-lived response of the public API writes them. */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { badRequest } from '../errors/errors.js';
+import { requestSignal } from './request-signal.js';
 
 /** Headers for an event stream that proxies neither buffer nor transform. */
 export const SSE_HEADERS = Object.freeze({
@@ -30,4 +31,64 @@ export function resumeCursor(req: Pick<Request, 'get' | 'query'>, opts: { min: n
     throw badRequest(opts.code, `${header !== undefined ? 'Last-Event-ID' : 'after'} must be ${opts.meaning} (an integer ≥ ${opts.min})`);
   }
   return Number(raw);
+}
+
+/**
+ * One long-lived SSE response. Its closed state comes from the request's signal, bound when the
+ * request arrived, so a client that left while the handler was still awaiting is seen as gone
+ * and `onClose` listeners added afterwards run at once instead of never.
+ */
+export class EventStream {
+  private readonly signal: AbortSignal;
+  private ended = false;
+
+  constructor(private readonly res: Response) {
+    this.signal = requestSignal(res);
+  }
+
+  /** The client went away, or we ended the response. */
+  get closed(): boolean {
+    return this.ended || this.signal.aborted;
+  }
+
+  /** Sends the headers and the reconnection delay; nothing is buffered by proxies that honour the hints. */
+  open(retryMs: number, headers: Record<string, string> = {}): void {
+    this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
+    this.res.write(sseRetry(retryMs));
+  }
+
+  /** False when the socket buffer is full (wait for `onDrain`) or the stream is closed. */
+  write(frame: string): boolean {
+    if (this.closed) return false;
+    return this.res.write(frame);
+  }
+
+  get writable(): boolean {
+    return !this.closed && !this.res.writableNeedDrain;
+  }
+
+  onDrain(fn: () => void): void {
+    this.res.once('drain', fn);
+  }
+
+  /** Runs `fn` once the stream closes — at once if it already has. Returns an unsubscribe function. */
+  onClose(fn: () => void): () => void {
+    if (this.closed) {
+      fn();
+      return () => undefined;
+    }
+    const listener = () => fn();
+    this.signal.addEventListener('abort', listener, { once: true });
+    return () => this.signal.removeEventListener('abort', listener);
+  }
+
+  /** Ends the response after `frame`; resolves once the bytes are handed to the socket (or it closed). */
+  end(frame = ''): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.ended = true;
+    return new Promise((resolve) => {
+      this.signal.addEventListener('abort', () => resolve(), { once: true });
+      this.res.end(frame, () => resolve());
+    });
+  }
 }

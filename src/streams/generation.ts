@@ -81,6 +81,10 @@ export class Generation {
   }
 
   attach(sink: SseSink): void {
+    if (sink.closed) {
+      if (this.subs.size === 0 && this.accepting) void this.stop('client_aborted');
+      return;
+    }
     const sub: Subscriber = {
       sink,
       busy: false,

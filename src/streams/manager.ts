@@ -5,6 +5,7 @@ import { Quiescence } from '../drain/quiescence.js';
 import type { DrainState, Participant } from '../drain/types.js';
 import { conflict, notFound, tooManyRequests } from '../errors/errors.js';
 import type { Owner } from '../http/auth.js';
+import { requestSignal } from '../http/request-signal.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
@@ -88,6 +89,13 @@ export class StreamManager {
     } finally {
       this.reserved--;
     }
+    if (requestSignal(res).aborted) {
+      // The client left while the row was written: generate nothing; a later GET may still resume it.
+      // A release that fails leaves the lease to expire after its TTL, as after a crash.
+      await this.store.release(lease).catch(() => undefined);
+      this.opts.metrics.total.inc({ outcome: 'client_aborted' });
+      return;
+    }
     const gen = this.track(new Generation(lease, owner, request, 0, '', this.genDeps));
     gen.attach(this.openSink(res, lease.id, 0));
   }
@@ -102,6 +110,7 @@ export class StreamManager {
       return local.attach(this.openSink(res, id, after));
     }
     const row = await this.store.get(id);
+    if (requestSignal(res).aborted) return;
     // Another owner's stream looks exactly like a missing one.
     if (!row || row.owner !== owner) throw notFound('stream');
     if (row.status !== 'generating' && after > row.lastSeq + 1) {

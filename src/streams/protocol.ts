@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { resumeCursor, sseEvent, sseRetry } from '../http/sse.js';
+import { resumeCursor, sseEvent } from '../http/sse.js';
 
 /** Limits on what a client may ask for; each bounds memory or upstream cost. */
 export const LIMITS = Object.freeze({
@@ -54,7 +54,6 @@ export const isFailure = (o: Outcome): o is Failure => 'error' in o;
 
 /** SSE frames. Tokens carry their sequence number; `done`/`error` take last_seq + 1. */
 export const sse = {
-  retry: () => sseRetry(RETRY_MS),
   token: (seq: number, text: string) => sseEvent('token', { text }, seq),
   final: (lastSeq: number, outcome: Outcome) =>
     isFailure(outcome) ? sseEvent('error', outcome.error, lastSeq + 1) : sseEvent('done', outcome, lastSeq + 1),

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { sleep, systemClock } from '../drain/clock.js';
 import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
-import { SSE_HEADERS, sseEvent, sseRetry } from '../http/sse.js';
+import { EventStream, sseEvent } from '../http/sse.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
 import type { StepRow, TaskStore } from './store.js';
@@ -33,14 +33,13 @@ export class TaskEvents {
       throw tooManyRequests(`this replica is sending ${this.limit.maxOpen} task event streams (MAX_CONCURRENT_STREAMS)`, 1);
     }
     markObserver(res);
-    res.writeHead(200, SSE_HEADERS);
-    res.write(sseRetry(RETRY_AFTER_MS));
+    const stream = new EventStream(res);
+    if (stream.closed) return;
+    stream.open(RETRY_AFTER_MS);
     const closed = new AbortController();
-    res.once('close', () => closed.abort());
+    const unsubscribe = stream.onClose(() => closed.abort());
     let last = after;
-    const send = (event: string, data: unknown, id?: number) => {
-      if (!res.writableEnded) res.write(sseEvent(event, data, id));
-    };
+    const send = (event: string, data: unknown, id?: number) => stream.write(sseEvent(event, data, id));
     const shutdown = () => {
       send('end', {
         reason: 'server_shutdown',
@@ -74,7 +73,8 @@ export class TaskEvents {
     } finally {
       this.open.delete(shutdown);
       this.limit.opened(this.open.size);
-      res.end();
+      unsubscribe();
+      void stream.end();
     }
   }
 
