@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { openDatabase, type Database } from '../src/db/database.js';
-import { deadlineAt, systemClock } from '../src/drain/clock.js';
+import { deadlineAt, systemClock } from '../src/time/clock.js';
 import { createLogger } from '../src/log/logger.js';
 import { TaskStore } from '../src/tasks/store.js';
 import { startPostgres } from '../testkit/postgres.js';

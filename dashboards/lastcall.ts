@@ -17,7 +17,8 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { METRICS, PHASES } from '../src/metrics/names.js';
+import { PHASES } from '../src/drain/phases.js';
+import { METRICS } from '../src/metrics/names.js';
 
 export const DASHBOARD_UID = 'lastcall-drain';
 export const DASHBOARD_TITLE = 'lastcall — drain';

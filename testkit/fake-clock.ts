@@ -1,4 +1,4 @@
-import type { Clock } from '../src/drain/clock.js';
+import type { Clock } from '../src/time/clock.js';
 
 /** Simulated time: timers fire only when the test advances the clock. */
 export class FakeClock implements Clock {

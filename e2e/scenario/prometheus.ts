@@ -1,5 +1,6 @@
 import { dashboardQueries } from '../../dashboards/lastcall.js';
-import { METRICS, PHASES } from '../../src/metrics/names.js';
+import { PHASES } from '../../src/drain/phases.js';
+import { METRICS } from '../../src/metrics/names.js';
 
 interface PromResponse {
   status: string;

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -59,7 +58,7 @@ export const envSchema = z.object({
   /** Largest accepted request body. */
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
   /** Identifies this replica in leases and logs; the chart sets the pod name. */
-  REPLICA_ID: z.string().min(1).max(200).default(os.hostname()),
+  REPLICA_ID: z.string().min(1).max(200).optional(),
   /** Where the drain report goes for the kubelet's termination message (written when it exists). */
   TERMINATION_MESSAGE_PATH: z.string().min(1).default('/dev/termination-log'),
   /** Tasks this replica runs at once. */

@@ -5,8 +5,8 @@ import lockfile from 'proper-lockfile';
 import { ConfigError } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
-import type { Deadline } from '../drain/clock.js';
-import { Quiescence } from '../drain/quiescence.js';
+import type { Deadline } from '../time/clock.js';
+import { Quiescence } from '../time/quiescence.js';
 import type { DatabaseErrorKind, DatabaseMetrics } from '../metrics/database.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 

@@ -1,7 +1,5 @@
-import type { PhaseName } from '../metrics/names.js';
-import { PHASES } from '../metrics/names.js';
-import { deadlineAt, sleep, untilAborted, type Clock } from './clock.js';
-import type { PhaseSpec } from './phases.js';
+import { deadlineAt, sleep, untilAborted, type Clock } from '../time/clock.js';
+import type { PhaseCap, PhaseName, PhaseSpec } from './phases.js';
 import type { ShutdownBudget } from './budget.js';
 import type {
   DrainReport,
@@ -16,6 +14,13 @@ export interface DrainObserver {
   phaseStarted(phase: PhaseName): void;
   phaseEnded(record: PhaseRecord): void;
   participantFailed(phase: PhaseName, outcome: ParticipantOutcome): void;
+}
+
+export interface PlannedPhase {
+  readonly phase: PhaseName;
+  readonly cap: PhaseCap;
+  readonly reserveMs: number;
+  readonly participants: readonly string[];
 }
 
 export interface DrainEngineOptions {
@@ -53,7 +58,8 @@ export class DrainEngine {
         const s = engine.state;
         if (s === 'exited') return true;
         if (s === 'starting' || s === 'serving') return false;
-        return PHASES.indexOf(s) >= PHASES.indexOf(phase);
+        const order = engine.opts.table.map((p) => p.name);
+        return order.indexOf(s) >= order.indexOf(phase);
       },
       onChange(listener) {
         engine.listeners.add(listener);
@@ -65,6 +71,16 @@ export class DrainEngine {
   register(participant: Participant): void {
     if (this.running) throw new Error(`cannot register ${participant.name}: shutdown has begun`);
     this.participants.push(participant);
+  }
+
+  /** The sequence as it will run: each phase with its cap and its participants in registration order. */
+  plan(): PlannedPhase[] {
+    return this.opts.table.map((spec) => ({
+      phase: spec.name,
+      cap: spec.cap,
+      reserveMs: spec.reserveMs,
+      participants: this.participants.filter((p) => p.phase === spec.name).map((p) => p.name),
+    }));
   }
 
   markServing(): void {

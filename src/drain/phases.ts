@@ -1,5 +1,3 @@
-import type { PhaseName } from '../metrics/names.js';
-
 /**
  * How long a phase may run. `propagation`: exactly the endpoint-propagation delay (the phase
  * elapses it even when its participants finish early, because load balancers need that time);
@@ -8,8 +6,8 @@ import type { PhaseName } from '../metrics/names.js';
  */
 export type PhaseCap = 'propagation' | 'reserve' | 'rest';
 
-export interface PhaseSpec {
-  readonly name: PhaseName;
+export interface PhaseSpec<N extends string = PhaseName> {
+  readonly name: N;
   readonly cap: PhaseCap;
   /** Milliseconds kept back for this phase from the moment SIGTERM arrives. */
   readonly reserveMs: number;
@@ -18,14 +16,21 @@ export interface PhaseSpec {
   readonly purpose: string;
 }
 
-/** The shutdown sequence, in order. Participants register against these names. */
-export const PHASE_TABLE: readonly PhaseSpec[] = Object.freeze([
+const TABLE = [
   { name: 'announce', cap: 'propagation', reserveMs: 0, purpose: 'readiness 503, keep serving while endpoints propagate' },
   { name: 'stop-intake', cap: 'reserve', reserveMs: 250, purpose: 'refuse new work, close idle sockets, stop claiming tasks' },
   { name: 'drain', cap: 'rest', reserveMs: 0, purpose: 'in-flight requests, streams and task steps finish' },
   { name: 'handoff', cap: 'rest', reserveMs: 750, purpose: 'open streams get a resumable end event, tasks release their lease' },
   { name: 'release', cap: 'rest', reserveMs: 750, purpose: 'dispose the model, close pools and upstream sockets' },
   { name: 'exit', cap: 'rest', reserveMs: 250, holdsFinalScrape: true, purpose: 'final metrics scrape, drain report, exit 0' },
-] as const satisfies readonly PhaseSpec[]);
+] as const satisfies readonly PhaseSpec<string>[];
+
+/** A phase's name; the values double as metric labels and log fields. */
+export type PhaseName = (typeof TABLE)[number]['name'];
+
+/** The shutdown sequence, in order. Participants register against these names. */
+export const PHASE_TABLE: readonly PhaseSpec[] = Object.freeze(TABLE);
+
+export const PHASES: readonly PhaseName[] = Object.freeze(TABLE.map((p) => p.name));
 
 export const MIN_RESERVED_MS = PHASE_TABLE.reduce((sum, p) => sum + p.reserveMs, 0);

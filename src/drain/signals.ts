@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger.js';
+import type { Clock } from '../time/clock.js';
 import type { ShutdownBudget } from './budget.js';
 import type { DrainEngine } from './engine.js';
 import { writeTerminationMessage } from './report.js';
@@ -11,18 +12,36 @@ export interface ShutdownTrigger {
   shutdown(reason: string): void;
 }
 
+/** Where signals come from; `process` in the service, an EventEmitter in tests. */
+export interface SignalSource {
+  on(signal: 'SIGTERM' | 'SIGINT', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+export interface ShutdownSignalsOptions {
+  readonly engine: DrainEngine;
+  readonly budget: ShutdownBudget;
+  readonly logger: Logger;
+  readonly terminationMessagePath: string;
+  readonly clock: Clock;
+  /** Ends the process; injected (as lightship does) so the sequence is testable in-process. */
+  readonly exit: (code: 0 | 1) => void;
+  readonly signals: SignalSource;
+}
+
 /**
  * SIGTERM and SIGINT start the drain once; a repeated signal is logged and ignored. When the
  * sequence ends the report goes to the log and the termination message, and the process exits
  * 0 (1 when a failure started it).
  */
-export function handleShutdownSignals(opts: {
-  engine: DrainEngine;
-  budget: ShutdownBudget;
-  logger: Logger;
-  terminationMessagePath: string;
-}): ShutdownTrigger {
+export function handleShutdownSignals(opts: ShutdownSignalsOptions): ShutdownTrigger {
   const { engine, budget, logger } = opts;
+  let exited = false;
+  // The drain's end and the overrun guard can both fire; the process ends once.
+  const exit = (code: 0 | 1) => {
+    if (exited) return;
+    exited = true;
+    opts.exit(code);
+  };
   const shutdown = (signal: string, exitCode: 0 | 1) => {
     if (engine.started) {
       logger.warn({ signal }, 'shutdown already in progress; signal ignored');
@@ -31,22 +50,30 @@ export function handleShutdownSignals(opts: {
     if (engine.view.current === 'starting') {
       // Nothing was accepted yet, so there is nothing to drain or hand off.
       logger.info({ signal }, 'signal during start-up: exiting');
-      process.exit(exitCode);
+      return exit(exitCode);
     }
     logger.info({ signal, budgetMs: budget.totalMs }, 'shutdown started');
     // The engine never waits past a deadline, but if the event loop were held hostage the
     // promise still stands: exit before the kubelet's SIGKILL.
-    setTimeout(() => {
+    const cancelOverrun = opts.clock.setTimer(budget.totalMs, () => {
       logger.error('drain overran its budget; exiting now');
-      process.exit(exitCode);
-    }, budget.totalMs).unref();
-    void engine.start(signal).then((report) => {
-      const written = writeTerminationMessage(opts.terminationMessagePath, report);
-      logger.info({ report, terminationMessage: written }, 'drain report');
-      process.exit(exitCode);
+      exit(exitCode);
     });
+    engine.start(signal).then(
+      (report) => {
+        cancelOverrun();
+        const written = writeTerminationMessage(opts.terminationMessagePath, report);
+        logger.info({ report, terminationMessage: written }, 'drain report');
+        exit(exitCode);
+      },
+      (err: unknown) => {
+        // Only a defect in the sequence itself gets here: nothing more can be drained.
+        logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'shutdown sequence failed; exiting now');
+        exit(1);
+      },
+    );
   };
-  process.on('SIGTERM', (signal) => shutdown(signal, 0));
-  process.on('SIGINT', (signal) => shutdown(signal, 0));
+  opts.signals.on('SIGTERM', (signal) => shutdown(signal, 0));
+  opts.signals.on('SIGINT', (signal) => shutdown(signal, 0));
   return { shutdown: (reason) => shutdown(reason, 1) };
 }

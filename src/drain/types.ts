@@ -1,5 +1,5 @@
-import type { PhaseName } from '../metrics/names.js';
-import type { Deadline } from './clock.js';
+import type { PhaseName } from './phases.js';
+import type { Deadline } from '../time/clock.js';
 
 /** What every resource that needs cleanup implements: act in one phase, done by the deadline. */
 export interface Participant {

@@ -1,4 +1,4 @@
-import { Quiescence } from '../drain/quiescence.js';
+import { Quiescence } from '../time/quiescence.js';
 import { tooManyRequests, unavailable } from '../errors/errors.js';
 import { DRAINING_RETRY_AFTER_SECONDS } from '../http/intake.js';
 import type { EmbeddedBatch } from './model.js';

@@ -1,4 +1,3 @@
-import type { Participant } from '../drain/types.js';
 import type { Logger } from '../log/logger.js';
 import type { EmbeddingMetrics } from '../metrics/embeddings.js';
 import { MicroBatcher } from './batcher.js';
@@ -10,7 +9,6 @@ import type { EmbeddedBatch, EmbeddingModel } from './model.js';
 export const MAX_BATCH = 32;
 /** Texts accepted and waiting at once (bounds queued memory: at most this × MAX_TEXT_CHARS). */
 export const MAX_QUEUED = 1024;
-/** Time given to native finalizers after the model is disposed, before memory is measured. */
 
 /** The in-process embedding API other features (vectors, tasks) depend on. */
 export interface Embeddings {
@@ -20,15 +18,18 @@ export interface Embeddings {
   embed(texts: readonly string[], field?: TextField): Promise<EmbeddedBatch>;
 }
 
+/** What the feature's shutdown participants use. */
 export interface EmbeddingService extends Embeddings {
-  readonly participants: readonly Participant[];
+  /** Texts accepted and not yet answered. */
+  readonly inFlight: number;
+  whenIdle(signal: AbortSignal): Promise<void>;
+  /** Refuses new work (503) from now on. */
+  close(): void;
+  /** Disposes the model and reports the memory the process gave back. */
+  dispose(): Promise<Record<string, unknown>>;
 }
 
-/**
- * Serves one loaded model through a micro-batcher and takes part in shutdown: no new work from
- * stop-intake, queued batches finish in drain, the model is disposed in release and the memory
- * the process gave back is reported.
- */
+/** Serves one loaded model through a micro-batcher. */
 export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: EmbeddingMetrics; logger: Logger }): EmbeddingService {
   const { model, metrics, logger } = opts;
   const batcher = new MicroBatcher({
@@ -57,46 +58,28 @@ export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: E
     }
   };
 
-  const participants: Participant[] = [
-    {
-      name: 'embeddings:drain',
-      phase: 'drain',
-      async close(deadline) {
-        const atStart = batcher.inFlight;
-        await batcher.whenIdle(deadline.signal);
-        return { textsAtStart: atStart, textsAbandoned: batcher.inFlight };
-      },
+  return {
+    model: model.id,
+    dims: model.dims,
+    embed,
+    get inFlight() {
+      return batcher.inFlight;
     },
-    {
-      // New API requests are refused from stop-intake by the HTTP layer; in-process work stays
-      // open through drain because a task finishing its current step may still search.
-      name: 'embeddings:close',
-      phase: 'handoff',
-      async close() {
-        batcher.close();
-        return { textsInFlight: batcher.inFlight };
-      },
+    whenIdle: (signal) => batcher.whenIdle(signal),
+    close: () => batcher.close(),
+    async dispose() {
+      // No forced collection first: a full GC here costs ~35 ms of every exit.
+      const before = memorySnapshot();
+      await model.dispose();
+      metrics.modelLoaded.set(0);
+      // Disposing ends the model's thread: its heap and the ONNX session are freed by the
+      // time it resolves, so no collection or finalizer wait is needed to measure them.
+      const after = memorySnapshot();
+      const returned = memoryReturned(before, after);
+      metrics.memoryReturned.set(Math.max(0, returned.rss));
+      const detail = { modelBytes: model.weightBytes, before, after, returned };
+      logger.info(detail, 'embedding model disposed');
+      return detail;
     },
-    {
-      name: 'embeddings:release',
-      phase: 'release',
-      async close(deadline) {
-        await batcher.whenIdle(deadline.signal);
-        // No forced collection first: a full GC here costs ~35 ms of every exit.
-        const before = memorySnapshot();
-        await model.dispose();
-        metrics.modelLoaded.set(0);
-        // Disposing ends the model's thread: its heap and the ONNX session are freed by the
-        // time it resolves, so no collection or finalizer wait is needed to measure them.
-        const after = memorySnapshot();
-        const returned = memoryReturned(before, after);
-        metrics.memoryReturned.set(Math.max(0, returned.rss));
-        const detail = { modelBytes: model.weightBytes, before, after, returned };
-        logger.info(detail, 'embedding model disposed');
-        return detail;
-      },
-    },
-  ];
-
-  return { model: model.id, dims: model.dims, embed, participants };
+  };
 }

@@ -1,6 +1,6 @@
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Quiescence } from '../drain/quiescence.js';
+import { Quiescence } from '../time/quiescence.js';
 
 const OBSERVER = Symbol('lastcall.observer');
 

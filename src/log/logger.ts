@@ -26,7 +26,11 @@ const REDACT = [
  * Structured JSON logs written synchronously, so the last lines before `process.exit(0)` (the
  * drain report) are never lost in a buffer.
  */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }),
+): Logger {
   return pino(
     {
       level,
@@ -35,7 +39,7 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ dest: 1, sync: true }),
+    destination,
   );
 }
 

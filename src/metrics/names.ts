@@ -43,7 +43,3 @@ export const METRICS = {
 } as const;
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];
-
-/** The ordered shutdown phases; values double as metric labels and log fields. */
-export const PHASES = ['announce', 'stop-intake', 'drain', 'handoff', 'release', 'exit'] as const;
-export type PhaseName = (typeof PHASES)[number];

@@ -1,6 +1,7 @@
 import { Gauge, Counter, type Registry } from 'prom-client';
-import { METRICS, PHASES, type PhaseName } from './names.js';
+import { PHASES, type PhaseName } from '../drain/phases.js';
 import type { LifecycleState } from '../drain/types.js';
+import { METRICS } from './names.js';
 
 const STATES = ['starting', 'serving', ...PHASES, 'exited'] as const;
 

@@ -1,10 +1,7 @@
-import type { Registry } from 'prom-client';
-import type { Config } from '../config/load.js';
+import type { StreamsConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
-import type { DrainState } from '../drain/types.js';
-import type { Feature } from '../feature.js';
+import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
-import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { createStreamMetrics } from '../metrics/streams.js';
 import { mountDemoPage } from '../pages/demo.js';
@@ -12,25 +9,23 @@ import { StreamManager } from './manager.js';
 import { mountStreamRoutes } from './routes.js';
 
 /** Resumable LLM streams (`POST /v1/chat/stream`, `GET /v1/streams/:id`) and the demo page at `/`. */
-export function createStreamsFeature(opts: {
-  config: Config;
-  db: Database;
-  llm: Llm;
-  logger: Logger;
-  registry: Registry;
-  httpMetrics: HttpMetrics;
-  drain: DrainState;
-}): Feature {
+export interface StreamsDeps extends CoreDeps {
+  readonly db: Database;
+  readonly llm: Llm;
+  readonly httpMetrics: HttpMetrics;
+}
+
+export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): Feature {
   const manager = new StreamManager({
-    db: opts.db,
-    llm: opts.llm,
-    logger: opts.logger.child({ feature: 'streams' }),
-    metrics: createStreamMetrics(opts.registry),
-    httpMetrics: opts.httpMetrics,
-    drain: opts.drain,
-    replica: opts.config.REPLICA_ID,
-    leaseSeconds: opts.config.TASK_LEASE_SECONDS,
-    maxConcurrent: opts.config.MAX_CONCURRENT_STREAMS,
+    db: deps.db,
+    llm: deps.llm,
+    logger: deps.logger.child({ feature: 'streams' }),
+    metrics: createStreamMetrics(deps.registry),
+    httpMetrics: deps.httpMetrics,
+    drain: deps.drain,
+    replica: deps.replica,
+    leaseSeconds: config.leaseSeconds,
+    maxConcurrent: config.maxConcurrent,
   });
   return {
     name: 'streams',
@@ -38,6 +33,16 @@ export function createStreamsFeature(opts: {
       mountDemoPage(app);
       mountStreamRoutes(api, app, manager);
     },
-    participants: manager.participants,
+    participants: [
+      {
+        name: 'streams:drain',
+        phase: 'drain',
+        close: async (deadline) => {
+          await manager.whenQuiet(deadline.signal);
+          return manager.counts();
+        },
+      },
+      { name: 'streams:handoff', phase: 'handoff', close: (deadline) => manager.handoff(deadline) },
+    ],
   };
 }

@@ -1,8 +1,8 @@
 import type { Response } from 'express';
 import type { Database } from '../db/database.js';
-import { sleep, systemClock, untilAborted, type Deadline } from '../drain/clock.js';
-import { Quiescence } from '../drain/quiescence.js';
-import type { DrainState, Participant } from '../drain/types.js';
+import { sleep, systemClock, untilAborted, type Deadline } from '../time/clock.js';
+import { Quiescence } from '../time/quiescence.js';
+import type { DrainState } from '../drain/types.js';
 import { conflict, notFound, tooManyRequests } from '../errors/errors.js';
 import type { Owner } from '../http/auth.js';
 import { requestSignal } from '../http/request-signal.js';
@@ -286,7 +286,7 @@ export class StreamManager {
    * At handoff, each generation stops its upstream, flushes and releases its lease, then every
    * client still connected gets a resumable `end` at the last event it was sent.
    */
-  private async handoff(deadline: Deadline): Promise<{ handedOff: number; clientsEnded: number }> {
+  async handoff(deadline: Deadline): Promise<{ handedOff: number; clientsEnded: number }> {
     const gens = [...this.gens.values()].filter((g) => g.accepting);
     this.opts.metrics.handoffs.inc(gens.length);
     const margin = new AbortController();
@@ -304,15 +304,11 @@ export class StreamManager {
     return { handedOff: gens.length, clientsEnded: rest.length };
   }
 
-  readonly participants: readonly Participant[] = [
-    {
-      name: 'streams:drain',
-      phase: 'drain',
-      close: async (deadline) => {
-        await this.quiet.wait(deadline.signal);
-        return { generating: this.gens.size, clients: this.sinks.size };
-      },
-    },
-    { name: 'streams:handoff', phase: 'handoff', close: (deadline) => this.handoff(deadline) },
-  ];
+  whenQuiet(signal: AbortSignal): Promise<void> {
+    return this.quiet.wait(signal);
+  }
+
+  counts(): { generating: number; clients: number } {
+    return { generating: this.gens.size, clients: this.sinks.size };
+  }
 }

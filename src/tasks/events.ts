@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import { sleep, systemClock } from '../drain/clock.js';
+import { sleep, systemClock } from '../time/clock.js';
 import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
 import { EventStream, sseEvent } from '../http/sse.js';

@@ -1,9 +1,7 @@
-import type { Registry } from 'prom-client';
+import type { TasksConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
-import type { DrainState } from '../drain/types.js';
-import type { Feature } from '../feature.js';
+import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
-import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { createTaskMetrics } from '../metrics/tasks.js';
 import { TaskEvents } from './events.js';
@@ -12,43 +10,35 @@ import type { SearchFn } from './steps.js';
 import { TaskStore } from './store.js';
 import { TaskWorker } from './worker.js';
 
-export interface TasksFeatureOptions {
+export interface TasksDeps extends CoreDeps {
   readonly db: Database;
   readonly llm: Llm;
-  readonly drain: DrainState;
-  readonly registry: Registry;
-  readonly logger: Logger;
-  readonly replica: string;
-  readonly leaseSeconds: number;
-  readonly concurrency: number;
-  /** Progress event streams (`GET /v1/tasks/:id/events`) open at once; each polls the database. */
-  readonly maxEventStreams: number;
   readonly httpMetrics: HttpMetrics;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
 }
 
 /** Durable multi-step agent tasks: the /v1/tasks API, the lease-holding worker, and their shutdown. */
-export function createTasksFeature(opts: TasksFeatureOptions): Feature {
-  const logger = opts.logger.child({ feature: 'tasks' });
-  const metrics = createTaskMetrics(opts.registry);
-  const store = new TaskStore(opts.db, opts.replica, opts.leaseSeconds);
+export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Feature {
+  const logger = deps.logger.child({ feature: 'tasks' });
+  const metrics = createTaskMetrics(deps.registry);
+  const store = new TaskStore(deps.db, deps.replica, config.leaseSeconds);
   const worker = new TaskWorker({
     store,
-    llm: opts.llm,
-    search: opts.search,
+    llm: deps.llm,
+    search: deps.search,
     metrics,
     logger,
-    concurrency: opts.concurrency,
-    leaseSeconds: opts.leaseSeconds,
+    concurrency: config.concurrency,
+    leaseSeconds: config.leaseSeconds,
   });
   const events = new TaskEvents(store, logger, {
-    maxOpen: opts.maxEventStreams,
-    refused: () => opts.httpMetrics.rejected.inc({ reason: 'too_many_task_event_streams' }),
+    maxOpen: config.maxEventStreams,
+    refused: () => deps.httpMetrics.rejected.inc({ reason: 'too_many_task_event_streams' }),
     opened: (count) => metrics.eventStreams.set(count),
   });
   // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
-  const unsubscribe = opts.drain.onChange((state) => {
+  const unsubscribe = deps.drain.onChange((state) => {
     if (state === 'serving') worker.start();
     else unsubscribe();
   });

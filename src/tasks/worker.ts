@@ -1,6 +1,6 @@
-import type { Deadline } from '../drain/clock.js';
-import { sleep, systemClock } from '../drain/clock.js';
-import { Quiescence } from '../drain/quiescence.js';
+import type { Deadline } from '../time/clock.js';
+import { sleep, systemClock } from '../time/clock.js';
+import { Quiescence } from '../time/quiescence.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
 import type { TaskMetrics } from '../metrics/tasks.js';

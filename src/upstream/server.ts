@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { sleep, systemClock } from '../drain/clock.js';
+import { sleep, systemClock } from '../time/clock.js';
 import { plan } from './text.js';
 
 /**

@@ -1,9 +1,14 @@
 import type { Database } from '../db/database.js';
 import type { Embeddings } from '../embeddings/service.js';
-import type { Feature } from '../feature.js';
+import type { CoreDeps, Feature } from '../feature.js';
 import { mountVectorRoutes } from './routes.js';
 import { createVectorSearch, type VectorSearch } from './search.js';
 import { VectorStore } from './store.js';
+
+export interface VectorsDeps extends CoreDeps {
+  readonly db: Database;
+  readonly embeddings: Embeddings;
+}
 
 /**
  * Documents and semantic search. Creates the HNSW index for the model's dimension first, so it
@@ -11,10 +16,10 @@ import { VectorStore } from './store.js';
  * No shutdown participants: requests finish with the HTTP drain, and the embedding service
  * refuses new work from stop-intake.
  */
-export async function createVectorsFeature(db: Database, embeddings: Embeddings): Promise<Feature & { search: VectorSearch['search'] }> {
-  const store = new VectorStore(db, embeddings.model, embeddings.dims);
+export async function createVectorsFeature(deps: VectorsDeps): Promise<Feature & { readonly search: VectorSearch['search'] }> {
+  const store = new VectorStore(deps.db, deps.embeddings.model, deps.embeddings.dims);
   await store.ensureIndex();
-  const vectors = createVectorSearch(embeddings, store);
+  const vectors = createVectorSearch(deps.embeddings, store);
   return {
     name: 'vectors',
     mount: (api) => mountVectorRoutes(api, vectors),

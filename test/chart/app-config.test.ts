@@ -65,18 +65,18 @@ describe('the app accepts what the chart renders', () => {
       const grace = Number(env.TERMINATION_GRACE_PERIOD_SECONDS);
       const preStop = Number(env.PRESTOP_SLEEP_SECONDS);
       const margin = Number(env.SHUTDOWN_SAFETY_MARGIN_SECONDS);
-      expect(config.budget.totalMs).toBe((grace - preStop - margin) * 1000);
-      expect(config.endpointPropagationSeconds).toBe(Number(env.ENDPOINT_PROPAGATION_SECONDS));
+      expect(config.shutdown.budget.totalMs).toBe((grace - preStop - margin) * 1000);
+      expect(config.shutdown.budget.endpointPropagationSeconds).toBe(Number(env.ENDPOINT_PROPAGATION_SECONDS));
       const pod = podSpec(find(render(opts), 'Deployment'));
-      expect(config.TERMINATION_GRACE_PERIOD_SECONDS).toBe(pod.terminationGracePeriodSeconds);
-      if (env.DATABASE_URL) expect(config.DATABASE_URL).toMatch(/^postgres(ql)?:\/\//);
+      expect(config.shutdown.budget.gracePeriodSeconds).toBe(pod.terminationGracePeriodSeconds);
+      if (env.DATABASE_URL) expect(config.database.url).toMatch(/^postgres(ql)?:\/\//);
     });
   }
 
   it('the bundled database URL carries the password once the kubelet expands $(PGPASSWORD)', () => {
     const env = podEnv(render({ set: { 'postgresql.enabled': true, 'postgresql.auth.password': 'pw' } }));
     expect(env.DATABASE_URL).toBe('postgresql://lastcall:secret@lc-lastcall-postgresql:5432/lastcall');
-    expect(loadConfig(env).DATABASE_URL).toBe(env.DATABASE_URL);
+    expect(loadConfig(env).database.url).toBe(env.DATABASE_URL);
   });
 });
 

@@ -14,7 +14,8 @@ import {
   dashboardQueries,
 } from '../../dashboards/lastcall.js';
 import { metricNames } from '../../dashboards/promql.js';
-import { METRICS, PHASES } from '../../src/metrics/names.js';
+import { PHASES } from '../../src/drain/phases.js';
+import { METRICS } from '../../src/metrics/names.js';
 import { ROOT } from './helm.js';
 
 const KNOWN_METRICS = new Set<string>(Object.values(METRICS));

@@ -5,16 +5,16 @@ import { ConfigError } from '../../../src/errors/errors.js';
 describe('loadConfig', () => {
   it('applies the contract’s defaults', () => {
     const c = loadConfig({});
-    expect(c.PORT).toBe(8080);
-    expect(c.ADMIN_PORT).toBe(9090);
-    expect(c.TERMINATION_GRACE_PERIOD_SECONDS).toBe(30);
-    expect(c.endpointPropagationSeconds).toBe(5);
-    expect(c.budget.totalMs).toBe(28_000);
-    expect(c.apiKeys).toEqual([]);
+    expect(c.http.port).toBe(8080);
+    expect(c.admin.port).toBe(9090);
+    expect(c.shutdown.budget.gracePeriodSeconds).toBe(30);
+    expect(c.shutdown.budget.endpointPropagationSeconds).toBe(5);
+    expect(c.shutdown.budget.totalMs).toBe(28_000);
+    expect(c.http.apiKeys).toEqual([]);
   });
 
   it('defaults propagation to 0 when the preStop hook already sleeps', () => {
-    expect(loadConfig({ PRESTOP_SLEEP_SECONDS: '5' }).endpointPropagationSeconds).toBe(0);
+    expect(loadConfig({ PRESTOP_SLEEP_SECONDS: '5' }).shutdown.budget.endpointPropagationSeconds).toBe(0);
   });
 
   it('names every invalid variable in one message', () => {
@@ -32,6 +32,6 @@ describe('loadConfig', () => {
   });
 
   it('splits API keys and ignores blanks', () => {
-    expect(loadConfig({ API_KEYS: ' a, ,b ' }).apiKeys).toEqual(['a', 'b']);
+    expect(loadConfig({ API_KEYS: ' a, ,b ' }).http.apiKeys).toEqual(['a', 'b']);
   });
 });

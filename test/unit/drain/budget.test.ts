@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeBudget } from '../../../src/drain/budget.js';
 import { MIN_RESERVED_MS, PHASE_TABLE } from '../../../src/drain/phases.js';
-import { PHASES } from '../../../src/metrics/names.js';
+import { PHASES } from '../../../src/drain/phases.js';
 
 describe('computeBudget', () => {
   it('is grace − preStop − margin, as the kubelet counts it', () => {

@@ -3,7 +3,7 @@ import { computeBudget } from '../../../src/drain/budget.js';
 import { DrainEngine } from '../../../src/drain/engine.js';
 import { PHASE_TABLE } from '../../../src/drain/phases.js';
 import type { Participant, PhaseRecord } from '../../../src/drain/types.js';
-import { PHASES } from '../../../src/metrics/names.js';
+import { PHASES } from '../../../src/drain/phases.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 
 function setup(opts: { grace?: number; preStop?: number; margin?: number; propagation?: number; finalScrape?: number } = {}) {

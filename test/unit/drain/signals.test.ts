@@ -1,30 +1,50 @@
-import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { computeBudget } from '../../../src/drain/budget.js';
+import { DrainEngine } from '../../../src/drain/engine.js';
+import { PHASE_TABLE } from '../../../src/drain/phases.js';
+import { handleShutdownSignals } from '../../../src/drain/signals.js';
+import { createLogger } from '../../../src/log/logger.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
-const fixture = fileURLToPath(new URL('../../fixtures/shutdown-trigger.ts', import.meta.url));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
 
-/** Runs the fixture as a real process; resolves with its exit code, log lines and termination message. */
-function run(how: 'failure' | 'signal'): Promise<{ code: number | null; logs: Record<string, unknown>[]; termination: string }> {
+/** The real engine and signal handling, in-process: signals from an EventEmitter, exit recorded. */
+function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
+  const clock = new FakeClock();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-signals-'));
+  dirs.push(dir);
   // Kubernetes creates the file; the service only writes into one that exists.
   const terminationPath = path.join(dir, 'termination-log');
   fs.writeFileSync(terminationPath, '');
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, how, terminationPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      const logs = out
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, logs, termination: fs.readFileSync(terminationPath, 'utf8') });
-    }),
-  );
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger('info', {}, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const budget = computeBudget({ gracePeriodSeconds: 10, preStopSeconds: 0, safetyMarginSeconds: 1, endpointPropagationSeconds: 0 });
+  const noop = () => undefined;
+  const engine = new DrainEngine({
+    clock,
+    table: PHASE_TABLE,
+    budget,
+    replica: 'r1',
+    observer: {
+      phaseStarted: noop,
+      phaseEnded: () => {
+        if (opts.brokenObserver) throw new Error('observer defect');
+      },
+      participantFailed: noop,
+    },
+  });
+  const exits: number[] = [];
+  const signals = new EventEmitter();
+  const trigger = handleShutdownSignals({ engine, budget, logger, terminationMessagePath: terminationPath, clock, exit: (c) => void exits.push(c), signals });
+  if (opts.serving !== false) engine.markServing();
+  return { clock, signals, trigger, exits, logs, engine, termination: () => fs.readFileSync(terminationPath, 'utf8') };
 }
 
 describe('shutdown signals and the failure trigger', () => {
@@ -32,10 +52,45 @@ describe('shutdown signals and the failure trigger', () => {
     { how: 'signal', code: 0, reason: 'SIGTERM', what: 'SIGTERM drains and exits 0 with the report' },
     { how: 'failure', code: 1, reason: 'fixture-failure', what: 'a failure drains the same way and exits 1, so the pod reads Error rather than Completed' },
   ] as const)('$what', async ({ how, code, reason }) => {
-    const result = await run(how);
-    expect(result.code).toBe(code);
-    expect(result.logs.find((l) => l.msg === 'shutdown started')).toMatchObject({ signal: reason });
-    expect(result.logs.some((l) => l.msg === 'drain report')).toBe(true);
-    expect(result.termination).toContain(reason);
+    const s = setup();
+    if (how === 'failure') s.trigger.shutdown('fixture-failure');
+    else s.signals.emit('SIGTERM', 'SIGTERM');
+    await s.clock.advance(100);
+    expect(s.exits).toEqual([code]);
+    expect(s.logs.find((l) => l.msg === 'shutdown started')).toMatchObject({ signal: reason });
+    expect(s.logs.some((l) => l.msg === 'drain report')).toBe(true);
+    expect(s.termination()).toContain(reason);
+  });
+
+  it('ignores a second signal: one drain, one exit', async () => {
+    const s = setup();
+    s.signals.emit('SIGTERM', 'SIGTERM');
+    s.signals.emit('SIGINT', 'SIGINT');
+    await s.clock.advance(20_000);
+    expect(s.exits).toEqual([0]);
+    expect(s.logs.filter((l) => l.msg === 'shutdown already in progress; signal ignored')).toHaveLength(1);
+  });
+
+  it('exits at once on a signal during start-up: nothing was accepted', async () => {
+    const s = setup({ serving: false });
+    s.signals.emit('SIGINT', 'SIGINT');
+    expect(s.exits).toEqual([0]);
+    expect(s.engine.started).toBe(false);
+  });
+
+  it('exits once when a participant holds out to the end of the budget, where the overrun guard also fires', async () => {
+    const s = setup();
+    s.engine.register({ name: 'hostage', phase: 'exit', close: () => new Promise(() => undefined) });
+    s.signals.emit('SIGTERM', 'SIGTERM');
+    await s.clock.advance(9_000);
+    expect(s.exits).toEqual([0]);
+  });
+
+  it('exits 1 at once, logged, if the sequence itself fails', async () => {
+    const s = setup({ brokenObserver: true });
+    s.signals.emit('SIGTERM', 'SIGTERM');
+    await s.clock.advance(10);
+    expect(s.exits).toEqual([1]);
+    expect(s.logs.find((l) => l.msg === 'shutdown sequence failed; exiting now')).toMatchObject({ err: 'observer defect' });
   });
 });

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import express from 'express';
-import type { Feature } from '../feature.js';
-import type { Config } from '../config/load.js';
-import type { DrainState, Participant } from '../drain/types.js';
-import type { Logger } from '../log/logger.js';
+import type { HttpConfig } from '../config/load.js';
+import type { Participant } from '../drain/types.js';
+import type { CoreDeps, Feature } from '../feature.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { ApiError } from '../errors/errors.js';
 import { bearerAuth } from './auth.js';
@@ -12,21 +11,20 @@ import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { intake } from './intake.js';
 import { bindRequestSignal } from './request-signal.js';
 
-export interface PublicServer {
-  readonly server: http.Server;
-  readonly connections: ConnectionTracker;
-  listen(): Promise<number>;
-  readonly participants: readonly Participant[];
+export interface HttpDeps extends CoreDeps {
+  readonly httpMetrics: HttpMetrics;
+  /** The features whose routes it serves. */
+  readonly features: readonly Feature[];
 }
 
-export function createPublicServer(opts: {
-  config: Config;
-  drain: DrainState;
-  metrics: HttpMetrics;
-  logger: Logger;
-  features: readonly Feature[];
-}): PublicServer {
-  const { config, drain, metrics, logger } = opts;
+export interface HttpFeature extends Feature {
+  readonly server: http.Server;
+  listen(): Promise<number>;
+}
+
+/** The public API server: every feature's routes behind auth, its sockets drained with the phases. */
+export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeature {
+  const { drain, httpMetrics: metrics, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -42,11 +40,11 @@ export function createPublicServer(opts: {
     }
     next();
   });
-  api.use(express.json({ limit: config.MAX_BODY_BYTES, strict: true }));
-  for (const f of opts.features) f.mount?.(api, app);
+  api.use(express.json({ limit: config.maxBodyBytes, strict: true }));
+  for (const f of deps.features) f.mount?.(api, app);
   app.use('/v1', api);
   app.use(notFoundHandler);
-  app.use(errorHandler(logger, config.MAX_BODY_BYTES));
+  app.use(errorHandler(logger, config.maxBodyBytes));
 
   const server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, app);
   // Long SSE responses must not be cut by Node's default timeouts; the drain owns their end.
@@ -80,16 +78,16 @@ export function createPublicServer(opts: {
   ];
 
   return {
+    name: 'http',
     server,
-    connections,
     participants,
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.PORT, config.HOST, () => {
+        server.listen(config.port, config.host, () => {
           server.off('error', reject);
           const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : config.PORT);
+          resolve(typeof addr === 'object' && addr ? addr.port : config.port);
         });
       }),
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Quiescence } from '../../../src/drain/quiescence.js';
+import { Quiescence } from '../../../src/time/quiescence.js';
 
 describe('Quiescence', () => {
   it('resolves at once when already quiet', async () => {

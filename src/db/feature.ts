@@ -1,0 +1,20 @@
+import type { DatabaseConfig } from '../config/load.js';
+import type { CoreDeps, Feature } from '../feature.js';
+import { createDatabaseMetrics } from '../metrics/database.js';
+import { openDatabase, type Database } from './database.js';
+
+/** The database every other feature uses; it closes last, once nothing queries it. */
+export async function createDatabaseFeature(deps: CoreDeps, config: DatabaseConfig): Promise<Feature & { readonly db: Database }> {
+  const db = await openDatabase({
+    url: config.url,
+    dataDir: config.dataDir,
+    poolSize: config.poolSize,
+    logger: deps.logger,
+    metrics: createDatabaseMetrics(deps.registry),
+  });
+  return {
+    name: 'database',
+    db,
+    participants: [{ name: 'database', phase: 'release', close: (deadline) => db.close(deadline) }],
+  };
+}
