@@ -93,4 +93,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tasks ADD COLUMN claimed_at timestamptz;
       ALTER TABLE tasks ADD COLUMN released_at timestamptz;`,
   },
+  {
+    id: 21,
+    name: 'streams_lease_times',
+    // Streams lease like tasks (one lease module): who released a generation tells a takeover
+    // after a handoff from one after an expiry. Nullable columns only: a replica of the previous
+    // release, sharing the database during a rollout, neither reads nor needs them.
+    sql: `
+      ALTER TABLE streams ADD COLUMN released_by text;
+      ALTER TABLE streams ADD COLUMN released_at timestamptz;
+      ALTER TABLE streams ADD COLUMN claimed_at timestamptz;`,
+  },
 ];

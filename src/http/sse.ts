@@ -46,6 +46,11 @@ export class EventStream {
     this.signal = requestSignal(res);
   }
 
+  /** Aborts when the response closes: the client went away, or it ended. */
+  get closedSignal(): AbortSignal {
+    return this.signal;
+  }
+
   /** The client went away, or we ended the response. */
   get closed(): boolean {
     return this.ended || this.signal.aborted;
@@ -69,6 +74,18 @@ export class EventStream {
 
   onDrain(fn: () => void): void {
     this.res.once('drain', fn);
+  }
+
+  /** Resolves once the socket takes writes again, or the stream closed. */
+  whenWritable(): Promise<void> {
+    if (this.writable || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.onClose(resolve);
+      this.onDrain(() => {
+        off();
+        resolve();
+      });
+    });
   }
 
   /** Runs `fn` once the stream closes — at once if it already has. Returns an unsubscribe function. */

@@ -112,7 +112,10 @@ export class Generation {
     this.window.persisted(seq);
   }
 
-  /** Called by the writer or the heartbeat when the database says the lease is someone else's. */
+  /**
+   * Called by the writer or the lease keeper when the database says the lease is someone else's,
+   * or could not confirm it for a whole lease.
+   */
   leaseLost(): void {
     if (this.accepting) void this.stop('lease_lost');
   }
@@ -204,7 +207,7 @@ export class Generation {
     if (reason !== 'lease_lost') {
       try {
         await this.deps.flush();
-        await this.deps.store.release(this.lease);
+        await this.deps.store.leases.release(this.lease);
       } catch (err) {
         // The lease then expires after its TTL and another replica continues from the log.
         this.deps.logger.warn({ stream: this.id, err: (err as Error).message }, 'could not release a stream lease');

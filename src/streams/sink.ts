@@ -1,12 +1,14 @@
 import type { Response } from 'express';
+import type { TailTarget } from '../http/log-tail.js';
 import { EventStream } from '../http/sse.js';
 import { RETRY_MS, sse, type EndReason, type Outcome } from './protocol.js';
+import type { Chunk } from './store.js';
 
 /**
  * One client connection receiving one stream as SSE. It remembers the last sequence number it
  * wrote, which is what a resumable `end` tells the client to reconnect from.
  */
-export class SseSink {
+export class SseSink implements TailTarget<Chunk> {
   private readonly events: EventStream;
 
   constructor(
@@ -33,8 +35,20 @@ export class SseSink {
     return this.events.write(sse.token(seq, text));
   }
 
+  send(chunk: Chunk): boolean {
+    return this.token(chunk.seq, chunk.text);
+  }
+
   get writable(): boolean {
     return this.events.writable;
+  }
+
+  whenWritable(): Promise<void> {
+    return this.events.whenWritable();
+  }
+
+  get closedSignal(): AbortSignal {
+    return this.events.closedSignal;
   }
 
   onDrain(fn: () => void): void {

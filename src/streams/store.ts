@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { Owner } from '../http/auth.js';
+import { LeaseTable, type ClaimVia, type Lease } from '../leases/table.js';
 import type { ChatRequest, Outcome } from './protocol.js';
 
 export interface StreamRow {
@@ -19,18 +20,13 @@ export interface Chunk {
   readonly text: string;
 }
 
-/** A generation's write, fenced by the epoch it claimed. */
-export interface Lease {
-  readonly id: string;
-  readonly epoch: number;
-}
+export type { Lease };
 
 export interface PendingBatch extends Lease {
   readonly chunks: readonly Chunk[];
 }
 
-const ROW = `id, owner, request, status, epoch, last_seq, finish,
-  (lease_holder IS NULL OR lease_expires_at < now()) AS claimable`;
+const ROW = `id, owner, request, status, epoch, last_seq, finish, ${LeaseTable.FREE} AS claimable`;
 
 interface RawRow {
   id: string;
@@ -59,16 +55,20 @@ const toRow = (r: RawRow): StreamRow => ({
  * cannot write: the database, not local state, decides who owns a stream.
  */
 export class StreamStore {
+  readonly leases: LeaseTable;
+
   constructor(
     private readonly db: Database,
     private readonly replica: string,
     private readonly leaseSeconds: number,
-  ) {}
+  ) {
+    this.leases = new LeaseTable(db, { table: 'streams', activeStatus: 'generating' }, replica, leaseSeconds);
+  }
 
   async create(id: string, owner: Owner, request: ChatRequest): Promise<Lease> {
     await this.db.query(
-      `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch)
-       VALUES ($1, $2, $3, 'generating', $4, now() + make_interval(secs => $5), 1)`,
+      `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at)
+       VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now())`,
       [id, owner, JSON.stringify(request), this.replica, this.leaseSeconds],
     );
     return { id, epoch: 1 };
@@ -80,15 +80,19 @@ export class StreamStore {
   }
 
   /** Takes over a stream whose lease is free or expired; bumps the epoch that fences the old owner. */
-  async claim(id: string): Promise<StreamRow | undefined> {
-    const { rows } = await this.db.query<RawRow>(
-      `UPDATE streams SET lease_holder = $2, lease_expires_at = now() + make_interval(secs => $3),
-         epoch = epoch + 1, updated_at = now()
-       WHERE id = $1 AND status = 'generating' AND (lease_holder IS NULL OR lease_expires_at < now())
-       RETURNING ${ROW}`,
+  async claim(id: string): Promise<(StreamRow & { readonly via: ClaimVia | undefined }) | undefined> {
+    const { rows } = await this.db.query<RawRow & { prev_released_by: string | null; prev_holder: string | null }>(
+      `WITH prev AS (
+         SELECT id AS prev_id, released_by AS prev_released_by, lease_holder AS prev_holder FROM streams
+         WHERE id = $1 AND status = 'generating' AND ${LeaseTable.FREE} FOR UPDATE
+       )
+       UPDATE streams SET ${LeaseTable.take(2, 3)}
+       FROM prev WHERE id = prev.prev_id
+       RETURNING ${ROW}, prev_released_by, prev_holder`,
       [id, this.replica, this.leaseSeconds],
     );
-    return rows[0] && toRow(rows[0]);
+    const r = rows[0];
+    return r && { ...toRow(r), via: LeaseTable.via({ releasedBy: r.prev_released_by, holder: r.prev_holder }) };
   }
 
   async chunks(id: string, afterSeq: number, limit: number): Promise<Chunk[]> {
@@ -133,7 +137,7 @@ export class StreamStore {
        ok AS (
          UPDATE streams s SET last_seq = m.max_seq, updated_at = now()
          FROM (SELECT id, epoch, max(seq) AS max_seq FROM b GROUP BY id, epoch) m
-         WHERE s.id = m.id AND s.epoch = m.epoch AND s.lease_holder = $5 AND s.status = 'generating'
+         WHERE s.id = m.id AND ${this.leases.batchFence('s', 'm.epoch', 5)}
          RETURNING s.id),
        ins AS (INSERT INTO stream_chunks (stream_id, seq, text)
          SELECT b.id, b.seq, b.text FROM b JOIN ok ON ok.id = b.id)
@@ -144,34 +148,11 @@ export class StreamStore {
     return new Set(batches.map((b) => b.id).filter((id) => !written.has(id)));
   }
 
-  /** Extends the leases of every stream generating here; returns the ids no longer ours. */
-  async heartbeat(leases: readonly Lease[]): Promise<Set<string>> {
-    const { rows } = await this.db.query<{ id: string }>(
-      `UPDATE streams s SET lease_expires_at = now() + make_interval(secs => $3)
-       FROM unnest($1::text[], $2::int[]) AS h(id, epoch)
-       WHERE s.id = h.id AND s.epoch = h.epoch AND s.lease_holder = $4 AND s.status = 'generating'
-       RETURNING s.id`,
-      [leases.map((l) => l.id), leases.map((l) => l.epoch), this.leaseSeconds, this.replica],
-    );
-    const kept = new Set(rows.map((r) => r.id));
-    return new Set(leases.map((l) => l.id).filter((id) => !kept.has(id)));
-  }
-
-  /** Lets any replica continue the stream: status stays `generating`. */
-  async release(lease: Lease): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE streams SET lease_holder = NULL, lease_expires_at = NULL, updated_at = now()
-       WHERE id = $1 AND epoch = $2 AND lease_holder = $3 AND status = 'generating'`,
-      [lease.id, lease.epoch, this.replica],
-    );
-    return r.rowCount === 1;
-  }
-
   async finish(lease: Lease, lastSeq: number, outcome: Outcome): Promise<boolean> {
     const status = 'error' in outcome ? 'failed' : 'completed';
     const r = await this.db.query(
       `UPDATE streams SET status = $4, finish = $5, lease_holder = NULL, lease_expires_at = NULL, updated_at = now()
-       WHERE id = $1 AND epoch = $2 AND lease_holder = $3 AND status = 'generating' AND last_seq = $6`,
+       WHERE ${this.leases.fence(1, 2, 3)} AND last_seq = $6`,
       [lease.id, lease.epoch, this.replica, status, JSON.stringify(outcome), lastSeq],
     );
     return r.rowCount === 1;

@@ -1,11 +1,11 @@
 import type { Response } from 'express';
-import { sleep, systemClock } from '../time/clock.js';
 import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
+import { tailLog, type TailTarget } from '../http/log-tail.js';
 import { EventStream, sseEvent } from '../http/sse.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
-import type { StepRow, TaskStore } from './store.js';
+import type { StepRow, TaskRow, TaskStore } from './store.js';
 import { stepView } from './view.js';
 
 const POLL_MS = 150;
@@ -36,44 +36,37 @@ export class TaskEvents {
     const stream = new EventStream(res);
     if (stream.closed) return;
     stream.open(RETRY_AFTER_MS);
-    const closed = new AbortController();
-    const unsubscribe = stream.onClose(() => closed.abort());
-    let last = after;
-    const send = (event: string, data: unknown, id?: number) => stream.write(sseEvent(event, data, id));
+    const target = new StepTarget(stream, after);
     const shutdown = () => {
-      send('end', {
-        reason: 'server_shutdown',
-        resumable: true,
-        task_id: task.id,
-        last_event_id: last >= 0 ? last : null,
-        retry_after_ms: RETRY_AFTER_MS,
-      });
-      closed.abort();
+      const last = target.cursor;
+      const end = { reason: 'server_shutdown', resumable: true, task_id: task.id, last_event_id: last >= 0 ? last : null, retry_after_ms: RETRY_AFTER_MS };
+      void stream.end(sseEvent('end', end));
     };
     this.open.add(shutdown);
     this.limit.opened(this.open.size);
     try {
-      while (!closed.signal.aborted) {
-        // Status first, then steps: a final status is committed with (or after) every step, so
-        // once it is seen the step query that follows returns all that remain.
-        const current = await this.store.get(task.id, task.owner);
-        const steps: StepRow[] = await this.store.steps(task.id, last, PAGE);
-        for (const s of steps) {
-          send('step', stepView(s), s.idx);
-          last = s.idx;
-        }
-        if (!current || (isFinal(current.status) && steps.length < PAGE)) {
-          send('done', { status: current?.status ?? 'cancelled', result: current?.result ?? null, error: current?.error ?? undefined });
-          break;
-        }
-        if (steps.length < PAGE) await sleep(systemClock, POLL_MS, closed.signal);
+      // Status first, then steps: a final status is committed with (or after) every step, so
+      // once it is seen the step pages that follow return all that remain.
+      const end = await tailLog<TaskRow, StepRow>(
+        {
+          head: () => this.store.get(task.id, task.owner),
+          page: (cursor, limit) => this.store.steps(task.id, cursor, limit),
+          seqOf: (s) => s.idx,
+          lastOf: () => undefined,
+          finished: (t) => isFinal(t.status),
+        },
+        target,
+        { pageSize: PAGE, pollMs: POLL_MS, stopped: () => false },
+      );
+      if (end.kind === 'finished' || end.kind === 'gone') {
+        const current = end.kind === 'finished' ? end.head : undefined;
+        stream.write(sseEvent('done', { status: current?.status ?? 'cancelled', result: current?.result ?? null, error: current?.error ?? undefined }));
       }
     } catch (err) {
       this.logger.warn({ taskId: task.id, err: (err as Error).message }, 'task event stream failed');
     } finally {
       this.open.delete(shutdown);
       this.limit.opened(this.open.size);
-      unsubscribe();
       void stream.end();
     }
   }
@@ -83,5 +76,30 @@ export class TaskEvents {
     const n = this.open.size;
     for (const end of [...this.open]) end();
     return n;
+  }
+}
+
+/** One client of a task's steps: its cursor is the last step index it was sent. */
+class StepTarget implements TailTarget<StepRow> {
+  constructor(
+    private readonly stream: EventStream,
+    public cursor: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.stream.closed;
+  }
+
+  get closedSignal(): AbortSignal {
+    return this.stream.closedSignal;
+  }
+
+  send(step: StepRow): boolean {
+    this.cursor = step.idx;
+    return this.stream.write(sseEvent('step', stepView(step), step.idx));
+  }
+
+  whenWritable(): Promise<void> {
+    return this.stream.whenWritable();
   }
 }

@@ -30,7 +30,6 @@ export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Featur
     metrics,
     logger,
     concurrency: config.concurrency,
-    leaseSeconds: config.leaseSeconds,
   });
   const events = new TaskEvents(store, logger, {
     maxOpen: config.maxEventStreams,

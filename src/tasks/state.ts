@@ -19,13 +19,3 @@ export const MAX_STEP_ATTEMPTS = 3;
 export function retryDelayMs(attempt: number): number {
   return Math.min(4_000, 250 * 2 ** Math.max(0, attempt - 1));
 }
-
-/**
- * Why a claim found the task free: a replica released it at shutdown (`handoff`), its holder
- * stopped heartbeating (`expiry`), or nobody ever held it (a fresh task, not a recovery).
- */
-export function recoveryVia(previous: { releasedBy: string | null; leaseHolder: string | null }): 'handoff' | 'expiry' | undefined {
-  if (previous.releasedBy !== null) return 'handoff';
-  if (previous.leaseHolder !== null) return 'expiry';
-  return undefined;
-}

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { LeaseTable, type ClaimVia } from '../leases/table.js';
 import type { CommittedStep, StepKind, StepOutput } from './plan.js';
-import { recoveryVia, type TaskStatus } from './state.js';
+import type { TaskStatus } from './state.js';
 
 /**
  * Every SQL statement about tasks. The queue is a lease table we own instead of pg-boss: we need
@@ -37,11 +38,11 @@ export interface StepRow {
 }
 
 /** A claimed task: the epoch that fences our writes, what is committed, and how we got it. */
-export interface Lease {
+export interface ClaimedTask {
   readonly task: TaskRow;
   readonly epoch: number;
   readonly steps: CommittedStep[];
-  readonly via: 'handoff' | 'expiry' | undefined;
+  readonly via: ClaimVia | undefined;
 }
 
 /** The fence on a lease-holder write: no row matched, so the lease (or the task) is gone. */
@@ -56,15 +57,18 @@ export class LeaseLost extends Error {
 export const newTaskId = () => `task_${randomBytes(18).toString('base64url')}`;
 
 const TASK_COLUMNS = 'id, owner, prompt, max_steps, status, epoch, attempts, result, error, created_at, updated_at';
-const FENCE = `id = $1 AND epoch = $2 AND lease_holder = $3 AND status = 'running'`;
-const LEASE = `now() + ($4::float8 * interval '1 second')`;
-
 export class TaskStore {
+  readonly leases: LeaseTable;
+  private readonly fence: string;
+
   constructor(
     private readonly db: Database,
     private readonly replica: string,
     private readonly leaseSeconds: number,
-  ) {}
+  ) {
+    this.leases = new LeaseTable(db, { table: 'tasks', activeStatus: 'running' }, replica, leaseSeconds);
+    this.fence = this.leases.fence(1, 2, 3);
+  }
 
   async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
     const id = newTaskId();
@@ -106,16 +110,15 @@ export class TaskStore {
    * stopped heartbeating. SKIP LOCKED lets replicas claim side by side without waiting on each
    * other; bumping the epoch fences off whoever held it before.
    */
-  async claim(): Promise<Lease | undefined> {
+  async claim(): Promise<ClaimedTask | undefined> {
     return this.db.transaction(async (c) => {
       const r = await c.query<TaskRow & { prev_released_by: string | null; prev_holder: string | null }>(
         `WITH free AS (
            SELECT id, released_by, lease_holder FROM tasks
-           WHERE status IN ('queued', 'running') AND (lease_holder IS NULL OR lease_expires_at < now())
+           WHERE status IN ('queued', 'running') AND ${LeaseTable.FREE}
            ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
          )
-         UPDATE tasks t SET lease_holder = $1, lease_expires_at = now() + ($2::float8 * interval '1 second'),
-           epoch = t.epoch + 1, status = 'running', released_by = NULL, claimed_at = now(), updated_at = now()
+         UPDATE tasks t SET ${LeaseTable.take(1, 2)}, status = 'running'
          FROM free WHERE t.id = free.id
          RETURNING t.id, t.owner, t.prompt, t.max_steps, t.status, t.epoch, t.attempts, t.result, t.error,
            t.created_at, t.updated_at, free.released_by AS prev_released_by, free.lease_holder AS prev_holder`,
@@ -129,20 +132,9 @@ export class TaskStore {
         task,
         epoch: task.epoch,
         steps: steps.rows.map((s) => ({ index: s.idx, kind: s.kind, output: s.output })),
-        via: recoveryVia({ releasedBy: prev_released_by, leaseHolder: prev_holder }),
+        via: LeaseTable.via({ releasedBy: prev_released_by, holder: prev_holder }),
       };
     });
-  }
-
-  /** Extends the lease; false when it is no longer ours (taken over or cancelled). */
-  async heartbeat(id: string, epoch: number): Promise<boolean> {
-    const r = await this.db.query(`UPDATE tasks SET lease_expires_at = ${LEASE} WHERE ${FENCE}`, [
-      id,
-      epoch,
-      this.replica,
-      this.leaseSeconds,
-    ]);
-    return r.rowCount === 1;
   }
 
   /**
@@ -155,8 +147,8 @@ export class TaskStore {
       const done = result !== undefined;
       const u = await c.query(
         `UPDATE tasks SET attempts = 0, updated_at = now(),
-         ${done ? `status = 'completed', result = $4, lease_holder = NULL, lease_expires_at = NULL` : `lease_expires_at = ${LEASE}`}
-         WHERE ${FENCE}`,
+         ${done ? `status = 'completed', result = $4, lease_holder = NULL, lease_expires_at = NULL` : `lease_expires_at = ${LeaseTable.expiry(4)}`}
+         WHERE ${this.fence}`,
         [id, epoch, this.replica, done ? JSON.stringify(result) : this.leaseSeconds],
       );
       if (u.rowCount !== 1) throw new LeaseLost(id);
@@ -167,7 +159,7 @@ export class TaskStore {
   /** Counts a failed attempt at the current step; returns the count so far. */
   async recordAttempt(id: string, epoch: number): Promise<number> {
     const r = await this.db.query<{ attempts: number }>(
-      `UPDATE tasks SET attempts = attempts + 1, updated_at = now() WHERE ${FENCE} RETURNING attempts`,
+      `UPDATE tasks SET attempts = attempts + 1, updated_at = now() WHERE ${this.fence} RETURNING attempts`,
       [id, epoch, this.replica],
     );
     const row = r.rows[0];
@@ -177,20 +169,10 @@ export class TaskStore {
 
   async fail(id: string, epoch: number, error: string): Promise<void> {
     const r = await this.db.query(
-      `UPDATE tasks SET status = 'failed', error = $4, lease_holder = NULL, lease_expires_at = NULL, updated_at = now() WHERE ${FENCE}`,
+      `UPDATE tasks SET status = 'failed', error = $4, lease_holder = NULL, lease_expires_at = NULL, updated_at = now() WHERE ${this.fence}`,
       [id, epoch, this.replica, error.slice(0, 2000)],
     );
     if (r.rowCount !== 1) throw new LeaseLost(id);
-  }
-
-  /** Gives the lease back at once so any replica can claim the task on its next poll. */
-  async release(id: string, epoch: number): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE tasks SET lease_holder = NULL, lease_expires_at = NULL, released_by = $3, released_at = now(), updated_at = now()
-       WHERE ${FENCE}`,
-      [id, epoch, this.replica],
-    );
-    return r.rowCount === 1;
   }
 }
 

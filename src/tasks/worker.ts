@@ -7,7 +7,8 @@ import type { TaskMetrics } from '../metrics/tasks.js';
 import { planSteps, stepRequest } from './plan.js';
 import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
 import { runStep, stepInput, type SearchFn } from './steps.js';
-import { LeaseLost, type Lease, type TaskStore } from './store.js';
+import { LeaseKeeper, type LeaseLoss } from '../leases/keeper.js';
+import { LeaseLost, type ClaimedTask, type TaskStore } from './store.js';
 
 export interface TaskWorkerOptions {
   readonly store: TaskStore;
@@ -16,11 +17,10 @@ export interface TaskWorkerOptions {
   readonly metrics: TaskMetrics;
   readonly logger: Logger;
   readonly concurrency: number;
-  readonly leaseSeconds: number;
 }
 
 /** Why a running task stops before its end: shutdown hands it off, or it is no longer ours. */
-type StopReason = 'handoff' | 'lease-lost' | 'cancelled';
+type StopReason = 'handoff' | LeaseLoss | 'cancelled';
 
 interface Run {
   readonly abort: AbortController;
@@ -42,8 +42,11 @@ export class TaskWorker {
   private claiming = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private released = 0;
+  private readonly keeper: LeaseKeeper;
 
-  constructor(private readonly opts: TaskWorkerOptions) {}
+  constructor(private readonly opts: TaskWorkerOptions) {
+    this.keeper = new LeaseKeeper(opts.store.leases, opts.logger);
+  }
 
   get running(): number {
     return this.runs.size;
@@ -104,7 +107,7 @@ export class TaskWorker {
     }
   }
 
-  private begin(lease: Lease): void {
+  private begin(lease: ClaimedTask): void {
     const { metrics, logger } = this.opts;
     const id = lease.task.id;
     const run: Run = { abort: new AbortController() };
@@ -123,11 +126,11 @@ export class TaskWorker {
       });
   }
 
-  private async execute(lease: Lease, run: Run): Promise<void> {
+  private async execute(lease: ClaimedTask, run: Run): Promise<void> {
     const { store, metrics, logger } = this.opts;
     const { task, epoch, steps } = lease;
     const signal = run.abort.signal;
-    const stopHeartbeat = this.heartbeat(task.id, epoch, run.abort);
+    this.keeper.hold({ id: task.id, epoch }, (why) => run.abort.abort(why satisfies StopReason));
     try {
       const kinds = planSteps(task.prompt, task.max_steps);
       // A claim taken just as intake stopped is handed straight back, like any drained task.
@@ -173,40 +176,14 @@ export class TaskWorker {
       if (!(err instanceof LeaseLost)) throw err;
       logger.info({ taskId: task.id }, err.message);
     } finally {
-      stopHeartbeat();
+      this.keeper.drop(task.id);
     }
   }
 
   private async giveBack(id: string, epoch: number, committed: number): Promise<void> {
-    if (!(await this.opts.store.release(id, epoch))) return;
+    if (!(await this.opts.store.leases.release({ id, epoch }))) return;
     this.released++;
     this.opts.metrics.handoffs.inc();
     this.opts.logger.info({ taskId: id, committedSteps: committed }, 'task released for handoff');
-  }
-
-  /**
-   * Extends the lease every lease/3. A failed extension (taken over or cancelled) stops the run
-   * at once; so does a database that has not confirmed the lease for a whole lease period,
-   * because by then another replica may rightly have claimed it.
-   */
-  private heartbeat(id: string, epoch: number, abort: AbortController): () => void {
-    const leaseMs = this.opts.leaseSeconds * 1000;
-    let confirmedAt = performance.now();
-    let busy = false;
-    const timer = setInterval(async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        if (await this.opts.store.heartbeat(id, epoch)) confirmedAt = performance.now();
-        else abort.abort('lease-lost' satisfies StopReason);
-      } catch (err) {
-        this.opts.logger.warn({ taskId: id, err: (err as Error).message }, 'task heartbeat failed');
-        if (performance.now() - confirmedAt > leaseMs) abort.abort('lease-lost' satisfies StopReason);
-      } finally {
-        busy = false;
-      }
-    }, leaseMs / 3);
-    timer.unref();
-    return () => clearInterval(timer);
   }
 }

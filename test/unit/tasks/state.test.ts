@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isFinal, recoveryVia, retryDelayMs, TASK_STATUSES } from '../../../src/tasks/state.js';
+import { isFinal, retryDelayMs, TASK_STATUSES } from '../../../src/tasks/state.js';
 
 describe('task state rules', () => {
   it('treats completed, failed and cancelled as final and nothing else', () => {
     expect(TASK_STATUSES.filter(isFinal)).toEqual(['completed', 'failed', 'cancelled']);
-  });
-
-  it('names how a claimed task was recovered', () => {
-    expect(recoveryVia({ releasedBy: 'a', leaseHolder: null })).toBe('handoff');
-    expect(recoveryVia({ releasedBy: null, leaseHolder: 'a' })).toBe('expiry');
-    expect(recoveryVia({ releasedBy: null, leaseHolder: null })).toBeUndefined();
   });
 
   it('backs off exponentially and stays bounded', () => {

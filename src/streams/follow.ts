@@ -1,0 +1,95 @@
+import type { DrainState } from '../drain/types.js';
+import { tailLog, type TailedLog } from '../http/log-tail.js';
+import type { Logger } from '../log/logger.js';
+import type { StreamMetrics } from '../metrics/streams.js';
+import type { Admission } from './admission.js';
+import type { Generation } from './generation.js';
+import type { SseSink } from './sink.js';
+import type { Chunk, StreamRow, StreamStore } from './store.js';
+
+/** How often a replica following another's generation reads the log. */
+const POLL_MS = 75;
+const PAGE = 512;
+
+/** What following needs of the replica's stream manager. */
+export interface FollowContext {
+  readonly store: StreamStore;
+  readonly drain: DrainState;
+  readonly admission: Admission;
+  readonly logger: Logger;
+  readonly metrics: StreamMetrics;
+  /** True once this replica handed off: from then on nothing here queries the database. */
+  readonly closed: boolean;
+  /** The generation of `id` on this replica, if any. */
+  local(id: string): Generation | undefined;
+  /** Continues a claimed stream here from its persisted prefix. */
+  adopt(row: StreamRow, prefix: string): Generation;
+}
+
+/**
+ * Copies the log to a client while another replica generates, and takes the generation over once
+ * nobody holds its lease (released at handoff or by an abort, or expired after a crash).
+ */
+export async function follow(ctx: FollowContext, sink: SseSink, first: StreamRow): Promise<void> {
+  let known: StreamRow | undefined = first;
+  const log: TailedLog<StreamRow, Chunk> = {
+    async head() {
+      const row = known ?? (await ctx.store.get(sink.streamId));
+      known = undefined;
+      return row;
+    },
+    page: (cursor, limit) => ctx.store.chunks(sink.streamId, cursor, limit),
+    seqOf: (c) => c.seq,
+    lastOf: (row) => row.lastSeq,
+    finished: (row) => row.status !== 'generating' && row.finish !== null,
+  };
+  for (;;) {
+    const local = ctx.local(sink.streamId);
+    if (local?.accepting) return local.attach(sink);
+    if (local) await local.settled; // stopping here: its lease is released before we look again
+    const end = await tailLog(log, sink, {
+      pageSize: PAGE,
+      pollMs: POLL_MS,
+      stopped: () => ctx.closed || ctx.local(sink.streamId) !== undefined,
+      interrupt: (row) => row.status === 'generating' && row.claimable && !ctx.drain.draining && ctx.admission.hasRoom(),
+    });
+    switch (end.kind) {
+      case 'closed':
+        return;
+      case 'gone':
+        throw new Error('stream row vanished');
+      case 'finished': {
+        const row = end.head;
+        // Ahead by more than the final event: the log was regenerated differently (non-deterministic upstream).
+        if (sink.cursor > row.lastSeq + 1) {
+          const message = `the stream ended at ${row.lastSeq}, before Last-Event-ID ${sink.cursor}`;
+          return sink.finish(row.lastSeq, { error: { code: 'ahead_of_log', message } });
+        }
+        return sink.finish(row.lastSeq, row.finish!);
+      }
+      case 'interrupted': {
+        if (ctx.closed) return void sink.endResumable('server_shutdown');
+        if (ctx.local(sink.streamId)) continue;
+        const gen = await takeOver(ctx, end.head.id);
+        if (gen) return gen.attach(sink);
+      }
+    }
+  }
+}
+
+async function takeOver(ctx: FollowContext, id: string): Promise<Generation | undefined> {
+  return ctx.admission.reserve(async () => {
+    const row = await ctx.store.claim(id);
+    if (!row) return undefined;
+    let prefix: string;
+    try {
+      prefix = await ctx.store.prefix(id, row.lastSeq);
+    } catch (err) {
+      await ctx.store.leases.release({ id, epoch: row.epoch });
+      throw err;
+    }
+    ctx.logger.info({ stream: id, epoch: row.epoch, fromSeq: row.lastSeq, via: row.via }, 'took over a stream generation');
+    if (row.via) ctx.metrics.takeovers.inc({ via: row.via });
+    return ctx.adopt(row, prefix);
+  });
+}
