@@ -16,6 +16,7 @@
  *    the admin /livez answer time during the float runs (which pay for the probes): what the
  *    event loop's other work (SSE streams, probes) waits.
  */
+import type * as ThreadedModel from '../src/embeddings/threaded-model.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -85,7 +86,7 @@ async function memoryChild(): Promise<void> {
 /** The service's own loader, from its build: the thread's entry point exists only as JavaScript. */
 async function loadOnThread(location: ModelLocation): Promise<EmbeddingModel> {
   const built = pathToFileURL(path.join(ROOT, 'dist/embeddings/threaded-model.js')).href;
-  const { loadEmbeddingModelOnThread } = (await import(built)) as typeof import('../src/embeddings/threaded-model.js');
+  const { loadEmbeddingModelOnThread } = (await import(built)) as typeof ThreadedModel;
   return loadEmbeddingModelOnThread(location, {
     onFailure(err) {
       throw err;

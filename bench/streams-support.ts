@@ -10,7 +10,7 @@ export function startUpstream(tokensPerSecond: number): Promise<{ url: string; s
   });
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`upstream exited ${code}`)));
-    proc.stdout!.setEncoding('utf8').once('data', (line: string) => {
+    proc.stdout.setEncoding('utf8').once('data', (line: string) => {
       resolve({ url: (JSON.parse(line) as { url: string }).url, stop: () => void proc.kill('SIGKILL') });
     });
   });

@@ -25,7 +25,8 @@ function bareProxy(): Promise<{ url: string; close(): void }> {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
-    const stream = await client.chat.completions.create({ model: 'lastcall-dev', messages: req.body.messages, max_tokens: req.body.max_tokens, stream: true }, { signal: ac.signal });
+    const body = req.body as { messages: { role: 'user'; content: string }[]; max_tokens: number };
+    const stream = await client.chat.completions.create({ model: 'lastcall-dev', messages: body.messages, max_tokens: body.max_tokens, stream: true }, { signal: ac.signal });
     let seq = 0;
     for await (const chunk of stream) {
       const text = chunk.choices[0]?.delta?.content;

@@ -127,7 +127,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   installExitHook();
 
   let port = opts.port ?? 0;
-  let url = '';
+  let url: string;
   const attempts = opts.port === undefined ? 3 : 1;
   for (let i = 1; ; i++) {
     if (opts.port === undefined) port = await freePort();

@@ -50,7 +50,7 @@ export async function startService(env: Record<string, string | undefined> = {},
   const waiters = new Set<() => void>();
   let stderr = '';
   let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buf += chunk;
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -64,7 +64,7 @@ export async function startService(env: Record<string, string | undefined> = {},
       for (const w of [...waiters]) w();
     }
   });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => {
     stderr += c;
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>

@@ -168,8 +168,8 @@ export function exchange(
         headers: head.headers,
         contentType: head.headers['content-type'],
         jsonError,
-        code: jsonError ? (err!.code as string) : undefined,
-        message: jsonError ? (err!.message as string) : undefined,
+        code: jsonError ? (err.code as string) : undefined,
+        message: jsonError ? (err.message as string) : undefined,
         body: text.slice(0, 500),
         socketError,
       });

@@ -64,7 +64,7 @@ function toResult(c: Case, o: Outcome, retried = false): CaseResult {
  * validation, so those cases run again one by one at the end.
  */
 export async function runCatalogue(port: number, keys: Keys, cases: readonly Case[], opts: { concurrency: number; progress: (s: string) => void }): Promise<CaseResult[]> {
-  const results: (CaseResult | undefined)[] = new Array(cases.length);
+  const results = new Array<CaseResult | undefined>(cases.length);
   let next = 0;
   let done = 0;
   const worker = async () => {

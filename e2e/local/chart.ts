@@ -23,12 +23,13 @@ export async function renderChart(set: Record<string, string | number>): Promise
   const args = ['template', 'lastcall', 'helm/lastcall', '-f', LOCAL_VALUES];
   for (const [k, v] of Object.entries(set)) args.push(typeof v === 'number' ? '--set' : '--set-string', `${k}=${v}`);
   const { stdout } = await run(path.join(ROOT, 'scripts/tools/helm.sh'), args, { cwd: ROOT, maxBuffer: 32 * 1024 * 1024 });
-  const docs = (loadAllYaml(stdout) as (KubernetesObject | null)[]).filter((d): d is KubernetesObject => !!d);
-  const deployment = docs.find((d) => d.kind === 'Deployment') as V1Deployment | undefined;
+  const parsed = loadAllYaml(stdout) as unknown[] as (KubernetesObject | null)[];
+  const docs = parsed.filter((d): d is KubernetesObject => !!d);
+  const deployment = docs.find((d): d is V1Deployment => d.kind === 'Deployment');
   if (!deployment) throw new Error(`helm template with ${LOCAL_VALUES} rendered no Deployment`);
   return {
     deployment,
-    configMaps: docs.filter((d) => d.kind === 'ConfigMap') as V1ConfigMap[],
-    secrets: docs.filter((d) => d.kind === 'Secret') as V1Secret[],
+    configMaps: docs.filter((d) => d.kind === 'ConfigMap'),
+    secrets: docs.filter((d) => d.kind === 'Secret'),
   };
 }

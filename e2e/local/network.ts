@@ -64,7 +64,7 @@ function ourLinks(): string[] {
 }
 
 function ourNamespaces(): string[] {
-  let out = '';
+  let out: string;
   try {
     out = ipSync(['netns', 'list']);
   } catch {

@@ -161,7 +161,7 @@ export class LocalPod {
   /** The kubelet's prober: successThreshold passes make it ready, failureThreshold failures unready. */
   private async probe(): Promise<void> {
     const p = this.opts.readiness;
-    let ok = false;
+    let ok: boolean;
     try {
       const res = await fetch(`http://${this.ip}:${this.adminPort}${p.path}`, { signal: AbortSignal.timeout(p.timeoutMs) });
       ok = res.status >= 200 && res.status < 400;

@@ -57,8 +57,8 @@ export class LocalPrometheus extends ManagedChild {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    proc.stdout!.pipe(log, { end: false });
-    proc.stderr!.pipe(log, { end: false });
+    proc.stdout.pipe(log, { end: false });
+    proc.stderr.pipe(log, { end: false });
     const prom = new LocalPrometheus(`http://127.0.0.1:${port}`, proc, targetsFile);
     const until = Date.now() + 30_000;
     for (;;) {

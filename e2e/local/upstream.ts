@@ -20,8 +20,8 @@ export class UpstreamProcess extends ManagedChild {
     return new Promise((resolve, reject) => {
       let out = '';
       let err = '';
-      proc.stderr!.on('data', (c) => (err += c));
-      proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      proc.stderr.on('data', (c) => (err += c));
+      proc.stdout.setEncoding('utf8').on('data', (c: string) => {
         out += c;
         const m = /"url":"([^"]+)"/.exec(out);
         if (m) resolve(new UpstreamProcess(m[1]!, proc));

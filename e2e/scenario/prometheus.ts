@@ -9,7 +9,7 @@ interface PromResponse {
 }
 
 async function query(url: string, path: string, params: Record<string, string>): Promise<PromResponse['data']['result']> {
-  const res = await fetch(`${url}${path}?${new URLSearchParams(params)}`);
+  const res = await fetch(`${url}${path}?${new URLSearchParams(params).toString()}`);
   const body = (await res.json()) as PromResponse;
   if (body.status !== 'success') throw new Error(`prometheus ${path} ${params.query}: ${body.error ?? res.status}`);
   return body.data.result;

@@ -57,8 +57,8 @@ export function rolloutSpec(dep: V1Deployment): RolloutSpec {
   const preStopSeconds = preStop?.sleep?.seconds ?? Number(preStop?.exec?.command?.at(-1) ?? 0);
   return {
     replicas,
-    maxSurge: intOrPercent(ru?.maxSurge as number | string | undefined, replicas, 'up', 1),
-    maxUnavailable: intOrPercent(ru?.maxUnavailable as number | string | undefined, replicas, 'down', 0),
+    maxSurge: intOrPercent(ru?.maxSurge, replicas, 'up', 1),
+    maxUnavailable: intOrPercent(ru?.maxUnavailable, replicas, 'down', 0),
     graceSeconds: dep.spec?.template.spec?.terminationGracePeriodSeconds ?? 30,
     preStopSeconds,
     readiness: probe(c.readinessProbe, 'readiness'),

@@ -193,7 +193,7 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
       result.usage = d.usage;
       return { kind: 'final' };
     case 'error':
-      result.error = { message: String(d.message ?? msg.data) };
+      result.error = { message: typeof d.message === 'string' ? d.message : msg.data };
       return { kind: 'final' };
     case 'end':
       if (d.last_event_id !== result.lastEventId) {
@@ -222,14 +222,14 @@ async function httpError(res: Response): Promise<StreamHttpError> {
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(signal.reason as Error);
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal!.reason);
+      reject(signal!.reason as Error);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

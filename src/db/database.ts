@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
 import type { Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
-import type { DatabaseErrorKind, DatabaseMetrics } from '../metrics/database.js';
+import type { DatabaseErrorKind, DatabaseMetrics } from './metrics.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;

@@ -1,6 +1,6 @@
 import type { DatabaseConfig } from '../config/load.js';
 import type { CoreDeps, Feature } from '../feature.js';
-import { createDatabaseMetrics } from '../metrics/database.js';
+import { createDatabaseMetrics } from './metrics.js';
 import { openDatabase, type Database } from './database.js';
 
 /** The database every other feature uses; it closes last, once nothing queries it. */

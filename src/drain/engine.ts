@@ -46,24 +46,25 @@ export class DrainEngine {
   readonly view: DrainState;
 
   constructor(private readonly opts: DrainEngineOptions) {
-    const engine = this;
+    const state = () => this.state;
+    const order = opts.table.map((p) => p.name);
     this.view = {
       get current() {
-        return engine.state;
+        return state();
       },
       get draining() {
-        return engine.state !== 'starting' && engine.state !== 'serving';
+        const s = state();
+        return s !== 'starting' && s !== 'serving';
       },
       reached(phase) {
-        const s = engine.state;
+        const s = state();
         if (s === 'exited') return true;
         if (s === 'starting' || s === 'serving') return false;
-        const order = engine.opts.table.map((p) => p.name);
         return order.indexOf(s) >= order.indexOf(phase);
       },
-      onChange(listener) {
-        engine.listeners.add(listener);
-        return () => engine.listeners.delete(listener);
+      onChange: (listener) => {
+        this.listeners.add(listener);
+        return () => this.listeners.delete(listener);
       },
     };
   }

@@ -1,6 +1,6 @@
 import type { EmbeddingsConfig } from '../config/load.js';
 import type { CoreDeps, Feature } from '../feature.js';
-import { createEmbeddingMetrics } from '../metrics/embeddings.js';
+import { createEmbeddingMetrics } from './metrics.js';
 import { locateModel } from './location.js';
 import { mountEmbeddingRoutes } from './routes.js';
 import { createEmbeddingService, type Embeddings } from './service.js';
@@ -17,7 +17,7 @@ export interface EmbeddingsDeps extends CoreDeps {
  * exits 1 without touching DATA_DIR.
  */
 export async function createEmbeddingsFeature(deps: EmbeddingsDeps, config: EmbeddingsConfig): Promise<Feature & { readonly service: Embeddings }> {
-  const model = await loadEmbeddingModelOnThread(locateModel(config.modelDir), { onFailure: deps.onModelFailure });
+  const model = await loadEmbeddingModelOnThread(locateModel(config.modelDir), { onFailure: (err) => deps.onModelFailure(err) });
   const service = createEmbeddingService({ model, metrics: createEmbeddingMetrics(deps.registry), logger: deps.logger });
   return {
     name: 'embeddings',

@@ -40,7 +40,8 @@ export async function collectGarbage(settleMs: number, signal?: AbortSignal): Pr
 
 let exposed: (() => void) | undefined;
 function gcFunction(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  const gc = globalThis.gc;
+  if (typeof gc === 'function') return () => void gc();
   if (!exposed) {
     try {
       v8.setFlagsFromString('--expose-gc');

@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import type { EmbeddingMetrics } from '../metrics/embeddings.js';
+import type { EmbeddingMetrics } from './metrics.js';
 import { MicroBatcher } from './batcher.js';
 import { checkTexts, INPUT_FIELD, type TextField } from './limits.js';
 import { memoryReturned, memorySnapshot } from './memory.js';

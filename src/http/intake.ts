@@ -25,7 +25,7 @@ export function intake(drain: DrainState, metrics: HttpMetrics): RequestHandler 
     metrics.inFlight.inc();
     res.once('close', () => {
       metrics.inFlight.dec();
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
       metrics.requests.inc({ route: `${req.baseUrl}${route}`, code: `${Math.floor(res.statusCode / 100)}xx` });
     });
     next();

@@ -7,7 +7,8 @@ export interface Lease {
 }
 
 /** How a claim found its row free: released at a handoff, or its holder stopped heartbeating. */
-export type ClaimVia = 'handoff' | 'expiry';
+export const CLAIM_VIAS = ['handoff', 'expiry'] as const;
+export type ClaimVia = (typeof CLAIM_VIAS)[number];
 
 /**
  * The SQL of one table of leased rows (streams being generated, tasks being run), so both lease

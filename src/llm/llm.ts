@@ -38,7 +38,7 @@ export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promi
     maxRetries: 2,
     timeout: 120_000,
     fetch: ((url: string, init?: RequestInit) =>
-      undiciFetch(url, { ...(init as object), dispatcher: agent } as Parameters<typeof undiciFetch>[1])) as unknown as typeof fetch,
+      undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
   });
   return {
     name: 'llm',

@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import { createStreamMetrics } from '../metrics/streams.js';
+import { createStreamMetrics } from './metrics.js';
 import { mountDemoPage } from '../pages/demo.js';
 import { StreamManager } from './manager.js';
 import { mountStreamRoutes } from './routes.js';

@@ -1,7 +1,7 @@
 import type { DrainState } from '../drain/types.js';
 import { tailLog, type TailedLog } from '../http/log-tail.js';
 import type { Logger } from '../log/logger.js';
-import type { StreamMetrics } from '../metrics/streams.js';
+import type { StreamMetrics } from './metrics.js';
 import type { Admission } from './admission.js';
 import type { Generation } from './generation.js';
 import type { SseSink } from './sink.js';

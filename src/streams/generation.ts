@@ -1,8 +1,8 @@
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
-import type { StreamMetrics, StreamOutcome } from '../metrics/streams.js';
+import type { StreamMetrics } from './metrics.js';
 import type { Owner } from '../http/auth.js';
-import type { ChatRequest, EndReason, Outcome } from './protocol.js';
+import type { ChatRequest, EndReason, Outcome, StreamOutcome } from './protocol.js';
 import type { SseSink } from './sink.js';
 import type { Chunk, Lease, StreamStore } from './store.js';
 import { TokenWindow } from './window.js';

@@ -8,7 +8,7 @@ import { LeaseKeeper } from '../leases/keeper.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import type { StreamMetrics } from '../metrics/streams.js';
+import type { StreamMetrics } from './metrics.js';
 import { untilAborted, type Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
 import { Admission } from './admission.js';

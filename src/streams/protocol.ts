@@ -10,6 +10,14 @@ export const LIMITS = Object.freeze({
   maxTokens: 4096,
 });
 
+/** How this replica's part of a stream ended (a handoff is not a failure). */
+export const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted'] as const;
+export type StreamOutcome = (typeof STREAM_OUTCOMES)[number];
+
+/** The API a stream was started through; each renders the same durable log its own way. */
+export const FRONT_DOORS = ['native', 'chat_completions', 'responses', 'ai_sdk'] as const;
+export type FrontDoor = (typeof FRONT_DOORS)[number];
+
 /** Browsers reconnect this long after a dropped SSE connection, and after a handoff `end`. */
 export const RETRY_MS = 250;
 

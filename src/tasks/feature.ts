@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import { createTaskMetrics } from '../metrics/tasks.js';
+import { createTaskMetrics } from './metrics.js';
 import { TaskEvents } from './events.js';
 import { mountTaskRoutes } from './routes.js';
 import type { SearchFn } from './steps.js';

@@ -4,7 +4,7 @@ import { conflict, notFound } from '../errors/errors.js';
 import { ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
 import { resumeCursor } from '../http/sse.js';
-import type { TaskMetrics } from '../metrics/tasks.js';
+import type { TaskMetrics } from './metrics.js';
 import type { TaskEvents } from './events.js';
 import { DEFAULT_MAX_STEPS, MAX_STEPS, MIN_STEPS } from './plan.js';
 import type { TaskStore } from './store.js';

@@ -6,10 +6,11 @@
 export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-export type FinalStatus = Extract<TaskStatus, 'completed' | 'failed' | 'cancelled'>;
+export const FINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const satisfies readonly TaskStatus[];
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
 
 export function isFinal(status: TaskStatus): status is FinalStatus {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
+  return (FINAL_STATUSES as readonly TaskStatus[]).includes(status);
 }
 
 /** Steps retried this many times in a row (one `attempts` count per task) before it fails. */

@@ -3,7 +3,7 @@ import { sleep, systemClock } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
 import type { Llm } from '../llm/llm.js';
 import type { Logger } from '../log/logger.js';
-import type { TaskMetrics } from '../metrics/tasks.js';
+import type { TaskMetrics } from './metrics.js';
 import { planSteps, stepRequest } from './plan.js';
 import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
 import { runStep, stepInput, type SearchFn } from './steps.js';

@@ -24,6 +24,6 @@ export async function createVectorsFeature(deps: VectorsDeps): Promise<Feature &
     name: 'vectors',
     mount: (api) => mountVectorRoutes(api, vectors),
     participants: [],
-    search: vectors.search,
+    search: (owner, query, k) => vectors.search(owner, query, k),
   };
 }

@@ -90,7 +90,7 @@ export interface K8sObject {
 }
 
 export function parseManifests(yaml: string): K8sObject[] {
-  return (loadAllYaml(yaml) as unknown[]).filter((o): o is K8sObject => o != null && typeof o === 'object');
+  return (loadAllYaml(yaml) as unknown[]).filter((o): o is K8sObject => o !== null && typeof o === 'object');
 }
 
 export function find(objs: K8sObject[], kind: string, nameSuffix = ''): K8sObject {

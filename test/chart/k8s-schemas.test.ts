@@ -18,15 +18,15 @@ interface Validatable {
 type Model = new (data: never) => Validatable;
 
 const MODELS: Record<string, Model> = {
-  'v1/ConfigMap': ConfigMap as unknown as Model,
-  'v1/Pod': Pod as unknown as Model,
-  'v1/Secret': Secret as unknown as Model,
-  'v1/Service': Service as unknown as Model,
-  'v1/ServiceAccount': ServiceAccount as unknown as Model,
-  'apps/v1/Deployment': Deployment as unknown as Model,
-  'apps/v1/StatefulSet': StatefulSet as unknown as Model,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as Model,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as Model,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Pod': Pod,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 /** CRDs: not in kubernetes-models, so not schema-validated (shape-checked below). */
 const CRDS = new Set(['monitoring.coreos.com/v1/ServiceMonitor']);
@@ -39,7 +39,7 @@ function validate(o: K8sObject): void {
   try {
     new M(o as never).validate();
   } catch (err) {
-    throw new Error(`${key} ${o.metadata.name} is invalid: ${(err as Error).message}`);
+    throw new Error(`${key} ${o.metadata.name} is invalid: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -136,7 +136,7 @@ describe('values.yaml documents every key', () => {
       // as one key (e.g. resources, podSecurityContext, commonLabels).
       const isBranch = v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0;
       if (isBranch && !documented.has(path)) {
-        for (const [k, child] of Object.entries(v as object)) walk(child, path ? `${path}.${k}` : k);
+        for (const [k, child] of Object.entries(v)) walk(child, path ? `${path}.${k}` : k);
       } else {
         keys.push(path);
       }
@@ -342,7 +342,7 @@ describe('rendered configuration', () => {
   it('dashboard ConfigMap carries the generated JSON and the grafana_dashboard label, and can be turned off', () => {
     const cm = find(render(), 'ConfigMap', '-dashboard') as unknown as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
-    expect(JSON.parse(cm.data['lastcall.json']!).uid).toBe('lastcall-drain');
+    expect((JSON.parse(cm.data['lastcall.json']!) as { uid: string }).uid).toBe('lastcall-drain');
     expect(render({ set: { 'dashboards.enabled': false } }).some((o) => o.metadata.name.endsWith('-dashboard'))).toBe(false);
   });
 });

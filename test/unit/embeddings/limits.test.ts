@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../../src/errors/errors.js';
+import { type ApiError } from '../../../src/errors/errors.js';
 import { checkTexts, MAX_INPUTS, MAX_TEXT_CHARS } from '../../../src/embeddings/limits.js';
 
 const codeOf = (texts: string[]) => {

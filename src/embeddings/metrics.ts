@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { METRICS } from './names.js';
-import { zeroSeries } from './registry.js';
+import { METRICS } from '../metrics/names.js';
+import { zeroSeries } from '../metrics/registry.js';
 
 export function createEmbeddingMetrics(registry: Registry) {
   const metrics = {

@@ -1,6 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
-import { METRICS } from './names.js';
-import { zeroSeries } from './registry.js';
+import { METRICS } from '../metrics/names.js';
+import { zeroSeries } from '../metrics/registry.js';
 
 /**
  * `unavailable`: no connection could be made or it broke; `timeout`: a query or the wait for a

@@ -1,11 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { METRICS } from './names.js';
-import { zeroSeries } from './registry.js';
+import { CLAIM_VIAS } from '../leases/table.js';
+import { FINAL_STATUSES } from './state.js';
+import { METRICS } from '../metrics/names.js';
+import { zeroSeries } from '../metrics/registry.js';
 
-const TASK_OUTCOMES = ['completed', 'failed', 'cancelled'] as const;
-const RECOVERY_VIAS = ['handoff', 'expiry'] as const;
-export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
-export type RecoveryVia = (typeof RECOVERY_VIAS)[number];
 
 export function createTaskMetrics(registry: Registry) {
   const metrics = {
@@ -49,8 +47,8 @@ export function createTaskMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
-  zeroSeries(metrics.total, 'outcome', TASK_OUTCOMES);
-  zeroSeries(metrics.recovered, 'via', RECOVERY_VIAS);
+  zeroSeries(metrics.total, 'outcome', FINAL_STATUSES);
+  zeroSeries(metrics.recovered, 'via', CLAIM_VIAS);
   return metrics;
 }
 export type TaskMetrics = ReturnType<typeof createTaskMetrics>;

@@ -1,12 +1,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { METRICS } from './names.js';
-import { zeroSeries } from './registry.js';
+import { CLAIM_VIAS } from '../leases/table.js';
+import { FRONT_DOORS, STREAM_OUTCOMES } from './protocol.js';
+import { METRICS } from '../metrics/names.js';
+import { zeroSeries } from '../metrics/registry.js';
 
-const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted'] as const;
-export type StreamOutcome = (typeof STREAM_OUTCOMES)[number];
-/** The API a stream was started through; each renders the same durable log its own way. */
-export const FRONT_DOORS = ['native', 'chat_completions', 'responses', 'ai_sdk'] as const;
-const TAKEOVER_VIAS = ['handoff', 'expiry'] as const;
 
 export function createStreamMetrics(registry: Registry) {
   const metrics = {
@@ -71,7 +68,7 @@ export function createStreamMetrics(registry: Registry) {
   };
   zeroSeries(metrics.total, 'outcome', STREAM_OUTCOMES);
   zeroSeries(metrics.started, 'front_door', FRONT_DOORS);
-  zeroSeries(metrics.takeovers, 'via', TAKEOVER_VIAS);
+  zeroSeries(metrics.takeovers, 'via', CLAIM_VIAS);
   return metrics;
 }
 export type StreamMetrics = ReturnType<typeof createStreamMetrics>;
