@@ -2,10 +2,19 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { checkModel, profileOf, randomId, sendError, sendInvalid, type EmulatorContext } from './context.js';
 import type { GenerationRecord } from './history.js';
-import { clientGone, sendJson, startSse, writeSse } from './http.js';
+import { clientGone, cutConnection, sendJson, startSse, writeSse } from './http.js';
 import { Pacer, sleep } from './pacing.js';
 import type { ChatMessageView } from './profiles.js';
-import { cutAtStop, estimateTokens, freshRng, sampleArguments, sampleTokens, seededRng, splitPieces, type Rng } from './sampler.js';
+import {
+  cutAtStop,
+  estimateTokens,
+  freshRng,
+  sampleArguments,
+  sampleTokens,
+  seededRng,
+  splitPieces,
+  type Rng,
+} from './sampler.js';
 
 const part = z.looseObject({ type: z.string(), text: z.string().optional() });
 const message = z.looseObject({
@@ -61,7 +70,8 @@ export async function handleChat(ctx: EmulatorContext, res: http.ServerResponse,
   if (!checkModel(ctx, res, r.model)) return;
   const named = typeof r.tool_choice === 'object' && r.tool_choice ? r.tool_choice.function.name : null;
   if (named && !r.tools?.some((t) => t.function.name === named)) {
-    return sendError(ctx, res, 400, `Invalid value for 'tool_choice': no function named '${named}' in 'tools'.`, { param: 'tool_choice' });
+    const message = `Invalid value for 'tool_choice': no function named '${named}' in 'tools'.`;
+    return sendError(ctx, res, 400, message, { param: 'tool_choice' });
   }
   const profile = profileOf(ctx);
   const messages: ChatMessageView[] = r.messages.map((m) => ({ role: m.role, content: flatten(m.content), prefix: m.prefix }));
@@ -199,7 +209,9 @@ async function complete(
         content: p.tool ? null : p.echo + p.pieces.join(''),
         refusal: null,
         annotations: [],
-        ...(p.tool ? { tool_calls: [{ id: p.tool.id, type: 'function', function: { name: p.tool.name, arguments: p.pieces.join('') } }] } : {}),
+        ...(p.tool && {
+          tool_calls: [{ id: p.tool.id, type: 'function', function: { name: p.tool.name, arguments: p.pieces.join('') } }],
+        }),
       },
       logprobs: null,
       finish_reason: p.finishReason,
@@ -217,12 +229,24 @@ async function stream(
   usage: object,
   gone: AbortSignal,
 ) {
-  const base = { id: record.upstreamId, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: r.model, system_fingerprint: FINGERPRINT };
-  // OpenAI: with stream_options.include_usage every chunk carries "usage": null and one last chunk before
-  // [DONE] carries the usage with "choices": [] (https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options).
+  const base = {
+    id: record.upstreamId,
+    object: 'chat.completion.chunk',
+    created: Math.floor(Date.now() / 1000),
+    model: r.model,
+    system_fingerprint: FINGERPRINT,
+  };
+  // OpenAI: with stream_options.include_usage every chunk carries "usage": null and one last chunk before [DONE]
+  // carries the usage with "choices": [] (https://platform.openai.com/docs/api-reference/chat/create).
   const includeUsage = r.stream_options?.include_usage === true;
-  const send = (choices: object[], u: object | null = null) => writeSse(res, { ...base, choices, ...(includeUsage ? { usage: u } : {}) });
-  const choice = (index: number, delta: object, finish: string | null = null) => ({ index, delta, logprobs: null, finish_reason: finish });
+  const send = (choices: object[], u: object | null = null) =>
+    writeSse(res, { ...base, choices, ...(includeUsage ? { usage: u } : {}) });
+  const choice = (index: number, delta: object, finish: string | null = null) => ({
+    index,
+    delta,
+    logprobs: null,
+    finish_reason: finish,
+  });
   const stop = AbortSignal.any([gone, ctx.closing]);
 
   startSse(res);
@@ -230,7 +254,8 @@ async function stream(
     // A streamed tool call opens with its id, type and name, then its arguments arrive in pieces
     // (https://platform.openai.com/docs/guides/function-calling#streaming).
     const toolCall = p.tool && { index: 0, id: p.tool.id, type: 'function', function: { name: p.tool.name, arguments: '' } };
-    send([choice(p.index, toolCall ? { role: 'assistant', content: null, tool_calls: [toolCall], refusal: null } : { role: 'assistant', content: p.echo, refusal: null })]);
+    const opening = toolCall ? { content: null, tool_calls: [toolCall] } : { content: p.echo };
+    send([choice(p.index, { role: 'assistant', ...opening, refusal: null })]);
   }
   const steps = Math.max(...plans.map((p) => p.pieces.length));
   const faults = ctx.faults.nextStream();
@@ -238,7 +263,7 @@ async function stream(
   for (let s = 0; s <= steps; s++) {
     if (s === faults.breakAt) {
       ctx.history.finish(record, 'broken');
-      return void res.destroy();
+      return cutConnection(res);
     }
     if (s === faults.stallAt) {
       await sleep(faults.stallMs, stop);

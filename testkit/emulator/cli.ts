@@ -33,7 +33,9 @@ const number = (flag: string, raw: string | undefined) => {
   return Number.isFinite(n) ? n : fail(`invalid --${flag} ${raw}: expected a number`);
 };
 
-if (!PROFILE_NAMES.includes(values.profile as ProfileName)) fail(`invalid --profile ${values.profile}: expected one of ${PROFILE_NAMES.join(', ')}`);
+if (!PROFILE_NAMES.includes(values.profile as ProfileName)) {
+  fail(`invalid --profile ${values.profile}: expected one of ${PROFILE_NAMES.join(', ')}`);
+}
 const options: EmulatorOptions = {
   host: values.host,
   port: number('port', values.port),

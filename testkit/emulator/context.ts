@@ -30,14 +30,17 @@ export function sendInvalid(ctx: EmulatorContext, res: http.ServerResponse, erro
     '',
   );
   const missing = issue?.code === 'invalid_type' && /received undefined/.test(issue.message);
-  const message = missing ? `Missing required parameter: '${param}'.` : `Invalid value for '${param}': ${issue?.message ?? 'invalid'}.`;
+  const message = missing
+    ? `Missing required parameter: '${param}'.`
+    : `Invalid value for '${param}': ${issue?.message ?? 'invalid'}.`;
   sendError(ctx, res, 400, message, { param: param || null, code: missing ? 'missing_required_parameter' : 'invalid_value' });
 }
 
 /** OpenAI answers an unknown model with 404 model_not_found (https://platform.openai.com/docs/guides/error-codes). */
 export function checkModel(ctx: EmulatorContext, res: http.ServerResponse, model: string): boolean {
   if (ctx.config.models.includes(model)) return true;
-  sendError(ctx, res, 404, `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model', code: 'model_not_found' });
+  const message = `The model \`${model}\` does not exist or you do not have access to it.`;
+  sendError(ctx, res, 404, message, { param: 'model', code: 'model_not_found' });
   return false;
 }
 

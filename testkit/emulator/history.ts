@@ -46,7 +46,13 @@ export class History {
   constructor(private readonly limit = 1000) {}
 
   add(record: Omit<GenerationRecord, 'id' | 'startedAt' | 'finishedAt' | 'status'>): GenerationRecord {
-    const full: GenerationRecord = { id: `gen_${++this.seq}`, status: 'running', startedAt: new Date().toISOString(), finishedAt: null, ...record };
+    const full: GenerationRecord = {
+      id: `gen_${++this.seq}`,
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      ...record,
+    };
     this.records.push(full);
     if (this.records.length > this.limit) this.records.splice(0, this.records.length - this.limit);
     return full;
@@ -60,7 +66,12 @@ export class History {
 
   /** Records with choice 0's text and finish reason lifted to the top, which is what most checks need. */
   list() {
-    return this.records.map((r) => ({ ...r, text: r.choices[0]?.text ?? '', continuation: r.choices[0]?.continuation ?? '', finishReason: r.choices[0]?.finishReason ?? null }));
+    return this.records.map((r) => ({
+      ...r,
+      text: r.choices[0]?.text ?? '',
+      continuation: r.choices[0]?.continuation ?? '',
+      finishReason: r.choices[0]?.finishReason ?? null,
+    }));
   }
 
   clear(): void {

@@ -37,7 +37,11 @@ export function sendJson(res: http.ServerResponse, status: number, payload: unkn
 }
 
 export function startSse(res: http.ServerResponse) {
-  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+  });
   res.flushHeaders();
 }
 
@@ -50,8 +54,19 @@ export function writeSse(res: http.ServerResponse, data: unknown, event?: string
 /** Signals when the client goes away before the response was fully sent. */
 export function clientGone(res: http.ServerResponse): AbortSignal {
   const ac = new AbortController();
+  // The client may already be gone by the time the request has been parsed and planned.
+  if (!res.socket || res.socket.destroyed) ac.abort();
   res.on('close', () => {
     if (!res.writableFinished) ac.abort();
   });
   return ac.signal;
+}
+
+/**
+ * Cuts the connection mid-response the way a dying peer does: what was already written still reaches
+ * the client, then the socket closes without the response's end.
+ */
+export function cutConnection(res: http.ServerResponse) {
+  if (res.socket) res.socket.destroySoon();
+  else res.destroy();
 }

@@ -67,8 +67,8 @@ const openai: Profile = {
 
 // vLLM nests errors as {"error":{"message","type","param","code"}} with code = the HTTP status
 // (ErrorInfo/ErrorResponse in vllm/entrypoints/openai/protocol.py, https://github.com/vllm-project/vllm).
-const vllmType = (status: number) =>
-  status === 404 ? 'NotFoundError' : status === 429 ? 'RateLimitError' : status >= 500 ? 'InternalServerError' : 'BadRequestError';
+const VLLM_TYPES: Record<number, string> = { 404: 'NotFoundError', 429: 'RateLimitError' };
+const vllmType = (status: number) => VLLM_TYPES[status] ?? (status >= 500 ? 'InternalServerError' : 'BadRequestError');
 const vllmError = (status: number, message: string, d: ErrorDetail = {}) => ({
   error: { message, type: d.type ?? vllmType(status), param: d.param ?? null, code: status },
 });
@@ -90,7 +90,8 @@ const vllm: Profile = {
     // vLLM's check when the flag is set on a list that does not end with the assistant
     // (vllm/transformers_utils/tokenizers/mistral.py).
     if (end.role !== 'assistant') {
-      return refused(400, vllmError(400, 'Cannot set `continue_final_message` to True when the last message is not from the assistant.'));
+      const message = 'Cannot set `continue_final_message` to True when the last message is not from the assistant.';
+      return refused(400, vllmError(400, message));
     }
     // vLLM `echo`: "the new message will be prepended with the last message if they belong to the same role".
     return { mode: 'continued', prefix: end.content, echo: req.body.echo === true };
@@ -121,7 +122,8 @@ const mistral: Profile = {
     // of the message", and the returned content includes that prefix (the guide strips it with
     // content[len(prefix):]) (https://docs.mistral.ai/guides/prefix/).
     if (end.prefix === true) return { mode: 'continued', prefix: end.content, echo: true };
-    return refused(400, mistralError(400, 'Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant'));
+    const message = 'Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant';
+    return refused(400, mistralError(400, message));
   },
   error: mistralError,
   notFound: () => ({ detail: 'Not Found' }),
@@ -141,7 +143,8 @@ const deepseekError = (status: number, message: string, d: ErrorDetail = {}) => 
 const deepseek: Profile = {
   name: 'deepseek',
   responses: 'none',
-  // DeepSeek's beta features need base_url="https://api.deepseek.com/beta" (https://api-docs.deepseek.com/guides/chat_prefix_completion).
+  // DeepSeek's beta features need base_url="https://api.deepseek.com/beta"
+  // (https://api-docs.deepseek.com/guides/chat_prefix_completion).
   chatPaths: ['/v1/chat/completions', '/beta/chat/completions'],
   prefill(req, { thinking }) {
     const end = last(req);
@@ -149,7 +152,8 @@ const deepseek: Profile = {
     if (end.prefix === true) {
       // Prefix outside the beta base URL is refused, as quoted in https://github.com/QuantumNous/new-api/issues/999.
       if (!req.path.startsWith('/beta/')) {
-        return refused(400, deepseekError(400, 'prefix is only available when using beta api (set base_url="https://api.deepseek.com/beta")'));
+        const message = 'prefix is only available when using beta api (set base_url="https://api.deepseek.com/beta")';
+        return refused(400, deepseekError(400, message));
       }
       // DeepSeek chat prefix completion: last message role assistant with prefix True is completed
       // (https://api-docs.deepseek.com/guides/chat_prefix_completion).

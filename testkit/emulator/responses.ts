@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { checkModel, hexId, profileOf, randomId, sendError, sendInvalid, type EmulatorContext } from './context.js';
 import type { GenerationRecord } from './history.js';
-import { clientGone, sendJson, startSse, writeSse } from './http.js';
+import { clientGone, cutConnection, sendJson, startSse, writeSse } from './http.js';
 import { Pacer, sleep } from './pacing.js';
 import { emit, finished, follow, settle, type ResponseEntry, type ResponseStore } from './responses-store.js';
 import { estimateTokens, freshRng, sampleTokens } from './sampler.js';
@@ -31,10 +31,10 @@ export const responseRequest = z.looseObject({
 });
 type ResponseRequest = z.infer<typeof responseRequest>;
 
+const itemText = (content: z.infer<typeof inputItem>['content']) =>
+  typeof content === 'string' ? content : (content ?? []).map((p) => p.text ?? '').join('');
 const inputText = (r: ResponseRequest) =>
-  typeof r.input === 'string'
-    ? r.input
-    : (r.input ?? []).map((i) => (typeof i.content === 'string' ? i.content : (i.content ?? []).map((p) => p.text ?? '').join(''))).join('\n');
+  typeof r.input === 'string' ? r.input : (r.input ?? []).map((i) => itemText(i.content)).join('\n');
 
 const notFound = (ctx: EmulatorContext, res: http.ServerResponse, id: string) =>
   // OpenAI's answer for an id it does not hold, as quoted in
@@ -65,7 +65,8 @@ export class ResponsesApi {
       return sendError(ctx, res, 400, 'Background mode requires store=true.', { param: 'store' });
     }
     if (r.previous_response_id && !this.store.get(r.previous_response_id)) {
-      return sendError(ctx, res, 400, `Previous response with id '${r.previous_response_id}' not found.`, { param: 'previous_response_id' });
+      const message = `Previous response with id '${r.previous_response_id}' not found.`;
+      return sendError(ctx, res, 400, message, { param: 'previous_response_id' });
     }
     const entry = this.newEntry(r, store);
     const record = ctx.history.add({
@@ -91,7 +92,7 @@ export class ResponsesApi {
     // Background responses run on the provider whether or not anyone is connected
     // (https://platform.openai.com/docs/guides/background).
     if (entry.background) this.store.put(entry);
-    void this.generate(entry, r, record);
+    this.generate(entry, r, record).catch((err: unknown) => this.fail(entry, record, err));
 
     const obfuscate = r.stream_options?.include_obfuscation !== false;
     if (entry.background) {
@@ -101,7 +102,8 @@ export class ResponsesApi {
     // Closing the connection of a normal (not background) request ends its generation
     // (https://community.openai.com/t/responses-api-reconnect-to-a-streaming-response/1362217).
     const gone = clientGone(res);
-    gone.addEventListener('abort', () => entry.abort.abort(), { once: true });
+    if (gone.aborted) entry.abort.abort();
+    else gone.addEventListener('abort', () => entry.abort.abort(), { once: true });
     if (r.stream) return this.deliver(res, entry, -1, obfuscate);
     await finished(entry, gone);
     if (!gone.aborted) sendJson(res, 200, structuredClone(entry.object));
@@ -115,12 +117,14 @@ export class ResponsesApi {
     if (!entry.resumable) {
       // OpenAI: "You can only start a new stream from a background response if you created it with stream=true"
       // (https://platform.openai.com/docs/guides/background, Limits).
-      return sendError(this.ctx, res, 400, 'Only background responses created with stream=true can be streamed.', { param: 'stream' });
+      const message = 'Only background responses created with stream=true can be streamed.';
+      return sendError(this.ctx, res, 400, message, { param: 'stream' });
     }
     const raw = query.get('starting_after');
     const after = raw === null ? -1 : Number(raw);
     if (!Number.isInteger(after) || after < -1) {
-      return sendError(this.ctx, res, 400, `Invalid value for 'starting_after': expected an integer.`, { param: 'starting_after' });
+      const message = `Invalid value for 'starting_after': expected an integer.`;
+      return sendError(this.ctx, res, 400, message, { param: 'starting_after' });
     }
     return this.deliver(res, entry, after, query.get('include_obfuscation') !== 'false');
   }
@@ -156,7 +160,8 @@ export class ResponsesApi {
         id,
         object: 'response',
         created_at: Math.floor(Date.now() / 1000),
-        // OpenAI: a background response starts queued, then moves to in_progress (https://platform.openai.com/docs/guides/background).
+        // OpenAI: a background response starts queued, then moves to in_progress
+        // (https://platform.openai.com/docs/guides/background).
         status: background ? 'queued' : 'in_progress',
         background,
         completed_at: null,
@@ -251,6 +256,15 @@ export class ResponsesApi {
     settle(entry, ctx.config.responseTtlSeconds);
   }
 
+  /** An emulator bug surfaces the way a provider failure does: a failed response, not a crashed process. */
+  private fail(entry: ResponseEntry, record: GenerationRecord, err: unknown) {
+    if (entry.done) return;
+    Object.assign(entry.object, { status: 'failed', error: { code: 'server_error', message: String(err) } });
+    emit(entry, { type: 'response.failed', response: structuredClone(entry.object) });
+    this.ctx.history.finish(record, 'aborted');
+    settle(entry, this.ctx.config.responseTtlSeconds);
+  }
+
   private stopped(entry: ResponseEntry, record: GenerationRecord) {
     this.ctx.history.finish(record, entry.object.status === 'cancelled' ? 'cancelled' : 'aborted');
     if (!entry.done) settle(entry, this.ctx.config.responseTtlSeconds);
@@ -268,7 +282,7 @@ export class ResponsesApi {
     startSse(res);
     for await (const event of follow(entry, after, stop)) {
       if (event.type === 'response.output_text.delta') {
-        if (tokens === faults.breakAt) return void res.destroy();
+        if (tokens === faults.breakAt) return cutConnection(res);
         if (tokens === faults.stallAt) await sleep(faults.stallMs, stop);
         tokens++;
       }

@@ -118,7 +118,13 @@ export function sampleArguments(rng: Rng, schema: unknown): Record<string, unkno
 }
 
 function sampleValue(rng: Rng, schema: unknown, depth: number): unknown {
-  const s = (schema ?? {}) as { type?: unknown; enum?: unknown[]; properties?: Record<string, unknown>; required?: unknown[]; items?: unknown };
+  const s = (schema ?? {}) as {
+    type?: unknown;
+    enum?: unknown[];
+    properties?: Record<string, unknown>;
+    required?: unknown[];
+    items?: unknown;
+  };
   if (Array.isArray(s.enum) && s.enum.length > 0) return pick(rng, s.enum);
   const type = Array.isArray(s.type) ? s.type[0] : s.type;
   switch (type) {

@@ -40,7 +40,7 @@ const FAILURE_MESSAGES: Record<number, string> = {
 
 /**
  * An OpenAI-compatible provider emulator: chat completions and the Responses API, behaving like the
- * provider named by the profile, with sampled (fresh) text and switchable faults. See README.md beside it.
+ * provider named by the profile, with sampled (fresh) text and switchable faults.
  */
 export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const { host = '127.0.0.1', port = 0, ...overrides } = options;
@@ -56,14 +56,17 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     }
     const failure = ctx.faults.takeRequestFailure();
     if (failure) {
-      const headers: Record<string, string> = failure.retryAfterSeconds === null ? {} : { 'Retry-After': String(failure.retryAfterSeconds) };
-      const code = failure.status === 429 ? 'rate_limit_exceeded' : null;
-      return sendJson(res, failure.status, profileOf(ctx).error(failure.status, FAILURE_MESSAGES[failure.status] ?? 'Error.', { code }), headers);
+      const { status, retryAfterSeconds } = failure;
+      const headers: Record<string, string> = retryAfterSeconds === null ? {} : { 'Retry-After': String(retryAfterSeconds) };
+      const code = status === 429 ? 'rate_limit_exceeded' : null;
+      const body = profileOf(ctx).error(status, FAILURE_MESSAGES[status] ?? 'Error.', { code });
+      return sendJson(res, status, body, headers);
     }
     const profile = profileOf(ctx);
     if (method === 'GET' && path === '/v1/models') {
       const created = Math.floor(Date.now() / 1000);
-      return sendJson(res, 200, { object: 'list', data: config.models.map((id) => ({ id, object: 'model', created, owned_by: 'emulator' })) });
+      const data = config.models.map((id) => ({ id, object: 'model', created, owned_by: 'emulator' }));
+      return sendJson(res, 200, { object: 'list', data });
     }
     if (method === 'POST' && profile.chatPaths.includes(path)) return handleChat(ctx, res, path, await readJson(req));
     if (profile.responses !== 'none') {
