@@ -51,9 +51,9 @@ const WORDS = (
 ).split(' ');
 
 /**
- * Draws a fresh answer as tokens (a word with its leading space, or a paragraph break). The length is
- * natural: sentences are drawn until the range's target is reached, so an uncapped answer ends on a
- * full stop. `after` is text the answer continues: it then picks up mid-sentence or starts the next one.
+ * Draws a fresh answer as tokens (a word with its leading space, or a paragraph break). Its length is drawn
+ * from the range and it ends on a full stop, as a model's natural answer does. `after` is text the answer
+ * continues: it then picks up mid-sentence or starts the next sentence.
  */
 export function sampleTokens(rng: Rng, range: LengthRange, after = ''): string[] {
   const target = int(rng, range.minTokens, Math.max(range.minTokens, range.maxTokens));
@@ -66,7 +66,8 @@ export function sampleTokens(rng: Rng, range: LengthRange, after = ''): string[]
   let paragraph = int(rng, 3, 6);
   while (tokens.length < target) {
     const continuing = first && midSentence;
-    const length = continuing ? int(rng, 3, 10) : int(rng, 6, 16);
+    // The last sentence is cut to fit, so the answer lands within the range (at most one token over).
+    const length = Math.max(2, Math.min(continuing ? int(rng, 3, 10) : int(rng, 6, 16), target - tokens.length));
     for (let i = 0; i < length; i++) {
       let word = pick(rng, WORDS);
       if (i === 0 && !continuing) word = word[0]!.toUpperCase() + word.slice(1);
