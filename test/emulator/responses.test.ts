@@ -140,6 +140,20 @@ describe('emulator: Responses API through the official openai client', () => {
     expect(r.output[0]).toMatchObject({ type: 'message', role: 'assistant', status: 'incomplete' });
   });
 
+  it('keeps at most maxStoredResponses, dropping the oldest finished one', async () => {
+    await h.control.config({ maxStoredResponses: 2 });
+    try {
+      const ids = [];
+      for (const input of ['one', 'two', 'three']) {
+        ids.push((await h.client.responses.create({ model: MODEL, input, max_output_tokens: 16 })).id);
+      }
+      await expect(h.client.responses.retrieve(ids[0]!)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+      expect((await h.client.responses.retrieve(ids[2]!)).id).toBe(ids[2]);
+    } finally {
+      await h.control.config({ maxStoredResponses: 1000 });
+    }
+  });
+
   it('forgets finished responses after their time-to-live', async () => {
     await h.control.config({ responseTtlSeconds: 0.05 });
     try {
