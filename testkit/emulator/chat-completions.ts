@@ -115,7 +115,7 @@ export async function handleChat(ctx: EmulatorContext, res: http.ServerResponse,
 }
 
 function stops(r: ChatRequest): string[] {
-  return r.stop == null ? [] : typeof r.stop === 'string' ? [r.stop] : r.stop;
+  return r.stop === undefined || r.stop === null ? [] : typeof r.stop === 'string' ? [r.stop] : r.stop;
 }
 
 function extraParams(r: ChatRequest): Record<string, unknown> {
@@ -127,7 +127,7 @@ function extraParams(r: ChatRequest): Record<string, unknown> {
 
 function planChoices(ctx: EmulatorContext, r: ChatRequest, prefix: string | null, echo: string): ChoicePlan[] {
   // Real providers only approximate determinism, and only for temperature 0 with a seed; here that case is exact.
-  const deterministic = r.temperature === 0 && r.seed != null;
+  const deterministic = r.temperature === 0 && r.seed !== undefined && r.seed !== null;
   const key = JSON.stringify({ messages: r.messages, seed: r.seed, tools: r.tools?.map((t) => t.function.name) });
   const cap = r.max_completion_tokens ?? r.max_tokens ?? Infinity;
   return Array.from({ length: r.n ?? 1 }, (_, index) => {

@@ -50,7 +50,7 @@ export async function startEmulatorProcess(opts: EmulatorProcessOptions = {}): P
   // cwd is the package root so `--import tsx` resolves from its node_modules.
   const proc = spawn(process.execPath, args, { cwd: path.resolve(HERE, '../..'), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -61,7 +61,7 @@ export async function startEmulatorProcess(opts: EmulatorProcessOptions = {}): P
       proc.kill('SIGKILL');
       reject(new Error(`emulator did not start within ${opts.timeoutMs ?? 30_000} ms; stderr: ${stderr.slice(-2000)}`));
     }, opts.timeoutMs ?? 30_000);
-    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       buf += chunk;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);

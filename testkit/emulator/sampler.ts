@@ -127,7 +127,7 @@ function sampleValue(rng: Rng, schema: unknown, depth: number): unknown {
     items?: unknown;
   };
   if (Array.isArray(s.enum) && s.enum.length > 0) return pick(rng, s.enum);
-  const type = Array.isArray(s.type) ? s.type[0] : s.type;
+  const type: unknown = Array.isArray(s.type) ? s.type[0] : s.type;
   switch (type) {
     case 'string':
       return Array.from({ length: int(rng, 1, 3) }, () => pick(rng, WORDS)).join(' ');
