@@ -1,4 +1,5 @@
 import { badRequest } from '../errors/errors.js';
+import { textProblem } from '../http/validate.js';
 
 /** Texts in one request (OpenAI's own limit is 2048; 256 keeps one request's memory small). */
 export const MAX_INPUTS = 256;
@@ -24,5 +25,7 @@ export function checkTexts(texts: readonly string[], field: TextField = INPUT_FI
     if (t.length > MAX_TEXT_CHARS) {
       throw badRequest('input_too_long', `${field.item(i)} has ${t.length} characters; at most ${MAX_TEXT_CHARS}`);
     }
+    const problem = textProblem(t);
+    if (problem) throw badRequest('invalid_text', `${field.item(i)} ${problem}`);
   });
 }

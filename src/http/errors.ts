@@ -13,10 +13,11 @@ export function sendError(res: Response, err: ApiError): void {
   res.status(err.status).json({ error: { code: err.code, message: err.message } });
 }
 
-interface BodyParserError {
+/** Errors raised by body-parser and the router carry an HTTP status (http-errors). */
+interface HttpLikeError {
   type?: string;
   status?: number;
-  limit?: number;
+  message?: string;
 }
 
 export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undefined {
@@ -26,8 +27,8 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undef
     const where = issue?.path.length ? issue.path.join('.') : 'body';
     return new ApiError(400, 'invalid_request', `${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const type = (err as BodyParserError | null)?.type;
-  switch (type) {
+  const e = err as HttpLikeError | null;
+  switch (e?.type) {
     case 'entity.parse.failed':
       return new ApiError(400, 'invalid_json', 'request body is not valid JSON');
     case 'entity.too.large':
@@ -37,9 +38,15 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undef
       return new ApiError(415, 'unsupported_encoding', 'request body encoding or charset is not supported');
     case 'request.aborted':
       return new ApiError(400, 'request_aborted', 'request body was not fully received');
-    default:
-      return undefined;
   }
+  // Anything else that says it is the client's fault is: a body that does not decompress, a path
+  // parameter that is not valid percent-encoding.
+  const status = e?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = status === 400 ? 'bad_request' : status === 415 ? 'unsupported_encoding' : 'invalid_request';
+    return new ApiError(status, code, `request could not be read: ${e?.message ?? 'invalid'}`);
+  }
+  return undefined;
 }
 
 export function errorHandler(logger: Logger, maxBodyBytes: number): ErrorRequestHandler {

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import type { HttpConfig } from '../config/load.js';
 import type { Participant } from '../drain/types.js';
 import type { CoreDeps, Feature } from '../feature.js';
@@ -9,6 +9,7 @@ import { bearerAuth } from './auth.js';
 import { ConnectionTracker } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { intake } from './intake.js';
+import { mountedRouter } from './routes.js';
 import { bindRequestSignal } from './request-signal.js';
 
 export interface HttpDeps extends CoreDeps {
@@ -22,6 +23,20 @@ export interface HttpFeature extends Feature {
   listen(): Promise<number>;
 }
 
+/** Request bodies are JSON in UTF-8 (RFC 8259); body-parser alone would also decode UTF-16/32 and even UTF-7. */
+const jsonOnly: RequestHandler = (req, res, next) => {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!hasBody) return next();
+  if (!req.is('application/json')) {
+    return sendError(res, new ApiError(415, 'unsupported_media_type', 'request body must be application/json'));
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    return sendError(res, new ApiError(415, 'unsupported_charset', `charset ${charset} is not supported; send UTF-8 JSON`));
+  }
+  next();
+};
+
 /** The public API server: every feature's routes behind auth, its sockets drained with the phases. */
 export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeature {
   const { drain, httpMetrics: metrics, logger } = deps;
@@ -31,16 +46,11 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.use(bindRequestSignal);
   app.use(intake(drain, metrics));
 
-  const api = express.Router();
-  api.use(bearerAuth(config.apiKeys, metrics));
-  api.use((req, res, next) => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) {
-      return sendError(res, new ApiError(415, 'unsupported_media_type', 'request body must be application/json'));
-    }
-    next();
-  });
-  api.use(express.json({ limit: config.maxBodyBytes, strict: true }));
+  const api = mountedRouter('/v1', [
+    bearerAuth(config.apiKeys, metrics),
+    jsonOnly,
+    express.json({ limit: config.maxBodyBytes, strict: true }),
+  ]);
   for (const f of deps.features) f.mount?.(api, app);
   app.use('/v1', api);
   app.use(notFoundHandler);

@@ -3,6 +3,7 @@ import type { DrainState } from '../drain/types.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { unavailable } from '../errors/errors.js';
 import { sendError } from './errors.js';
+import { routeLabel } from './routes.js';
 
 /** Retry-After for requests refused while draining: another replica can take them at once. */
 export const DRAINING_RETRY_AFTER_SECONDS = 1;
@@ -25,8 +26,7 @@ export function intake(drain: DrainState, metrics: HttpMetrics): RequestHandler 
     metrics.inFlight.inc();
     res.once('close', () => {
       metrics.inFlight.dec();
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.requests.inc({ route: `${req.baseUrl}${route}`, code: `${Math.floor(res.statusCode / 100)}xx` });
+      metrics.requests.inc({ route: routeLabel(res), code: `${Math.floor(res.statusCode / 100)}xx` });
     });
     next();
   };

@@ -5,6 +5,12 @@ export function createRegistry(labels: Record<string, string>): Registry {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
+  // prom-client exports these sums as gauges named *_total, which Prometheus' conventions (and
+  // `promtool check metrics`) reserve for counters; the same numbers are in the per-type series
+  // nodejs_active_{handles,requests,resources}{type}, so nothing is lost.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   return registry;
 }
 

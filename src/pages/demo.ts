@@ -1,4 +1,5 @@
 import type { Express } from 'express';
+import { route } from '../http/routes.js';
 
 /**
  * The demo page: a form that POSTs a prompt, then a plain browser EventSource on
@@ -76,7 +77,9 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
 `;
 
 export function mountDemoPage(app: Express): void {
-  app.get('/', (_req, res) => {
-    res.type('html').set('Cache-Control', 'no-cache').send(PAGE);
+  route(app, '/', {
+    get: (_req, res) => {
+      res.type('html').set('Cache-Control', 'no-cache').send(PAGE);
+    },
   });
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { resumeCursor, sseEvent } from '../http/sse.js';
+import { text } from '../http/validate.js';
 
 /** Limits on what a client may ask for; each bounds memory or upstream cost. */
 export const LIMITS = Object.freeze({
@@ -26,7 +27,7 @@ export const chatRequest = z.object({
     .array(
       z.object({
         role: z.enum(['system', 'user', 'assistant']),
-        content: z.string().min(1).max(LIMITS.maxMessageChars),
+        content: text({ max: LIMITS.maxMessageChars, nonBlank: true }),
       }),
     )
     .min(1)

@@ -4,15 +4,16 @@ import { conflict, notFound } from '../errors/errors.js';
 import { ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
 import { resumeCursor } from '../http/sse.js';
+import { text } from '../http/validate.js';
 import type { TaskMetrics } from './metrics.js';
 import type { TaskEvents } from './events.js';
 import { DEFAULT_MAX_STEPS, MAX_STEPS, MIN_STEPS } from './plan.js';
-import type { TaskStore } from './store.js';
+import { isTaskId, type TaskStore } from './store.js';
 import { taskView } from './view.js';
 import type { TaskWorker } from './worker.js';
 
 const createTask = z.object({
-  prompt: z.string().min(1).max(8000),
+  prompt: text({ max: 8000, nonBlank: true }),
   max_steps: z.number().int().min(MIN_STEPS).max(MAX_STEPS).default(DEFAULT_MAX_STEPS),
 });
 
@@ -33,12 +34,12 @@ export function mountTaskRoutes(
 
   route(api, '/tasks/:id', {
     get: async (req, res) => {
-      const task = await store.get(String(req.params.id), ownerOf(res));
+      const task = await store.get(taskId(req), ownerOf(res));
       if (!task) throw notFound('task');
       res.json(taskView(task, await store.steps(task.id)));
     },
     delete: async (req, res) => {
-      const id = String(req.params.id);
+      const id = taskId(req);
       const owner = ownerOf(res);
       if (await store.cancel(id, owner)) {
         metrics.total.inc({ outcome: 'cancelled' });
@@ -54,11 +55,18 @@ export function mountTaskRoutes(
   route(api, '/tasks/:id/events', {
     get: async (req, res) => {
       const after = resumeAfter(req);
-      const task = await store.get(String(req.params.id), ownerOf(res));
+      const task = await store.get(taskId(req), ownerOf(res));
       if (!task) throw notFound('task');
       await events.serve(res, task, after);
     },
   });
+}
+
+/** A well-formed task id from the path; anything else cannot name a task, so it is a 404. */
+function taskId(req: Request): string {
+  const id = String(req.params.id);
+  if (!isTaskId(id)) throw notFound('task');
+  return id;
 }
 
 /** The last step a (re)connecting client has seen; -1 for none. */

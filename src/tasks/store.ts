@@ -55,6 +55,8 @@ export class LeaseLost extends Error {
 
 /** 144 random bits: ids are unguessable, and ownership is checked on every read anyway. */
 export const newTaskId = () => `task_${randomBytes(18).toString('base64url')}`;
+const TASK_ID = /^task_[A-Za-z0-9_-]{24}$/;
+export const isTaskId = (id: string) => TASK_ID.test(id);
 
 const TASK_COLUMNS = 'id, owner, prompt, max_steps, status, epoch, attempts, result, error, created_at, updated_at';
 export class TaskStore {

@@ -2,15 +2,17 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
+import { metadata, text } from '../http/validate.js';
 import { MAX_K, type VectorSearch } from './search.js';
 
 const DocumentsRequest = z.object({
   documents: z
     .array(
       z.object({
-        id: z.string().min(1).max(256),
+        id: text({ max: 256, nonBlank: true }),
+        // Texts are checked with the embedding model's limits (embeddings/limits.ts).
         text: z.string(),
-        metadata: z.record(z.string(), z.unknown()).optional(),
+        metadata: metadata.optional(),
       }),
     )
     .min(1, 'must contain at least one document'),

@@ -207,12 +207,12 @@ describe('public API errors', () => {
         status: r.status,
         body: (await r.json()) as { error: { code: string; message: string } },
       }));
-    const malformed = await post('/v1/anything', '{"messages": [');
+    const malformed = await post('/v1/chat/stream', '{"messages": [');
     expect(malformed).toMatchObject({ status: 400, body: { error: { code: 'invalid_json' } } });
-    const huge = await post('/v1/anything', JSON.stringify({ x: 'y'.repeat(2048) }));
+    const huge = await post('/v1/chat/stream', JSON.stringify({ x: 'y'.repeat(2048) }));
     expect(huge).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
     expect(huge.body.error.message).toMatch(/1024 bytes/);
-    const wrongType = await post('/v1/anything', 'hello', 'text/plain');
+    const wrongType = await post('/v1/chat/stream', 'hello', 'text/plain');
     expect(wrongType).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
     const unknown = await get(`${svc.url}/v1/nope`);
     expect(unknown).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
@@ -220,11 +220,12 @@ describe('public API errors', () => {
 
   it('requires a known bearer key when API_KEYS is set', async () => {
     const svc = await service({ API_KEYS: 'k-one,k-two' });
-    const r = await fetch(`${svc.url}/v1/anything`);
+    // Auth runs once a route matched (so the request is counted under its route).
+    const r = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`);
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
     expect(await r.json()).toMatchObject({ error: { code: 'unauthorized' } });
-    const ok = await fetch(`${svc.url}/v1/anything`, { headers: { authorization: 'Bearer k-two' } });
+    const ok = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { authorization: 'Bearer k-two' } });
     expect(ok.status).toBe(404);
     expect(svc.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/k-one|k-two/);
   });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dashboardQueries } from '../../dashboards/lastcall.js';
 import { metricNames } from '../../dashboards/promql.js';
@@ -28,5 +29,30 @@ describe('metrics a live replica exports', () => {
     expect(missing).toEqual([]);
     for (const name of Object.values(METRICS)) expect(families.has(name), name).toBe(true);
     expect(families.get(METRICS.taskStepDuration)).toBe('histogram');
+  });
+});
+
+describe('the exposition', () => {
+  let svc: ServiceProcess | undefined;
+  afterAll(() => svc?.kill('SIGKILL'));
+
+  it('passes `promtool check metrics`, and route labels are templates wherever a request failed', async () => {
+    const KEY = 'm'.repeat(32);
+    svc = await startService({ API_KEYS: KEY });
+    const auth = { Authorization: `Bearer ${KEY}` };
+    await fetch(`${svc.url}/v1/chat/stream`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: '{"messages":' });
+    await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: auth });
+    await fetch(`${svc.url}/V1/tasks/task_x`, { headers: auth });
+    await fetch(`${svc.url}/v1/tasks/%ZZ`, { headers: auth });
+    await fetch(`${svc.url}/v1/nowhere`, { headers: auth });
+    await fetch(`${svc.url}/v1/tasks`, { method: 'PUT', headers: auth });
+    const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
+    const routes = new Set([...text.matchAll(/^lastcall_http_requests_total\{route="([^"]*)"/gm)].map((m) => m[1]));
+    expect([...routes].sort()).toEqual(['/v1/chat/stream', '/v1/streams/:id', '/v1/tasks', '/v1/tasks/:id', 'unmatched']);
+
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (promtool.error) throw new Error(`promtool is needed (scripts/ci/install-system.sh installs it): ${promtool.error.message}`);
+    expect(promtool.stdout + promtool.stderr).toBe('');
+    expect(promtool.status).toBe(0);
   });
 });
