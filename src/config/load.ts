@@ -35,6 +35,11 @@ export interface ShutdownConfig {
 
 export interface HttpConfig extends ListenConfig {
   readonly maxBodyBytes: number;
+  /** Time to receive a whole request. */
+  readonly requestTimeoutMs: number;
+  /** Time to receive a request's headers, and the longest a connection may sit without one. */
+  readonly headersTimeoutMs: number;
+  readonly maxConnections: number;
   /** Bearer keys; empty leaves the API open. */
   readonly apiKeys: readonly string[];
 }
@@ -100,7 +105,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     shutdown: { budget, terminationMessagePath: e.TERMINATION_MESSAGE_PATH },
     admin: { host: e.HOST, port: e.ADMIN_PORT },
-    http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES, apiKeys },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
+      headersTimeoutMs: Math.min(10, e.REQUEST_TIMEOUT_SECONDS) * 1000,
+      maxConnections: e.MAX_CONNECTIONS,
+      apiKeys,
+    },
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolSize: e.DATABASE_POOL_SIZE },
     llm: {
       baseUrl: e.OPENAI_BASE_URL,

@@ -55,6 +55,13 @@ export const envSchema = z.object({
   API_KEYS: optionalString,
   /** Streams generated at once by this replica; beyond it 429 + Retry-After. */
   MAX_CONCURRENT_STREAMS: positiveInt(100000).default(256),
+  /**
+   * Time a client has to send a whole request (headers and body); an SSE response is not cut by
+   * it. A connection that sends nothing is closed after the header deadline (at most 10 s of it).
+   */
+  REQUEST_TIMEOUT_SECONDS: seconds(1, 3600).default(30),
+  /** Connections to the public port at once per replica; more are dropped on accept (counted). */
+  MAX_CONNECTIONS: positiveInt(1_000_000).default(1024),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
   /** Identifies this replica in leases and logs; the chart sets the pod name. */

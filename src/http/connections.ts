@@ -22,24 +22,41 @@ const isObserver = (res: ServerResponse) => (res as ServerResponse & { [OBSERVER
  */
 export class ConnectionTracker {
   private readonly active = new Map<Socket, number>();
-  private readonly responses = new Set<ServerResponse>();
+  private readonly responses = new Map<ServerResponse, IncomingMessage>();
   private closing = false;
+  /** Sockets that have started at least one request. */
+  private readonly requested = new WeakSet<Socket>();
   private readonly quiet = new Quiescence(
     () => this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0),
   );
 
-  constructor(private readonly server: Server) {
+  constructor(
+    private readonly server: Server,
+    opts: {
+      /** A connection that has not started a request by then is closed (Node times out slow requests, not silent sockets). */
+      readonly firstRequestMs: number;
+      readonly counted: (open: number) => void;
+    },
+  ) {
     server.on('connection', (socket: Socket) => {
       this.active.set(socket, 0);
+      opts.counted(this.active.size);
+      const silent = setTimeout(() => {
+        if (this.active.get(socket) === 0 && !this.requested.has(socket)) socket.destroy();
+      }, opts.firstRequestMs);
+      silent.unref();
       socket.once('close', () => {
+        clearTimeout(silent);
         this.active.delete(socket);
+        opts.counted(this.active.size);
         this.quiet.changed();
       });
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket;
+      this.requested.add(socket);
       this.active.set(socket, (this.active.get(socket) ?? 0) + 1);
-      this.responses.add(res);
+      this.responses.set(res, req);
       res.once('close', () => {
         this.responses.delete(res);
         const left = (this.active.get(socket) ?? 1) - 1;
@@ -59,8 +76,13 @@ export class ConnectionTracker {
   /** Requests draining waits for: all but observers. */
   private get workInFlight(): number {
     let n = 0;
-    for (const res of this.responses) if (!isObserver(res)) n++;
+    for (const res of this.responses.keys()) if (!isObserver(res)) n++;
     return n;
+  }
+
+  /** Requests whose body is still arriving (a slow or stalled client): nothing has been done for them yet. */
+  incomplete(): { req: IncomingMessage; res: ServerResponse }[] {
+    return [...this.responses].filter(([res, req]) => !req.complete && !res.headersSent).map(([res, req]) => ({ req, res }));
   }
 
   get sockets(): number {

@@ -1,16 +1,18 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { ApiError } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 
-/** The one place an error becomes `{"error":{"code","message"}}`. */
-export function sendError(res: Response, err: ApiError): void {
+/** The one place an error becomes `{"error":{"code","message"}}` (also outside Express's routing). */
+export function sendError(res: ServerResponse, err: ApiError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).json({ error: { code: err.code, message: err.message } });
+  const body = JSON.stringify({ error: { code: err.code, message: err.message } });
+  res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** Errors raised by body-parser and the router carry an HTTP status (http-errors). */

@@ -4,11 +4,11 @@ import type { HttpConfig } from '../config/load.js';
 import type { Participant } from '../drain/types.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import { ApiError } from '../errors/errors.js';
+import { ApiError, unavailable } from '../errors/errors.js';
 import { bearerAuth } from './auth.js';
 import { ConnectionTracker } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
-import { intake } from './intake.js';
+import { DRAINING_RETRY_AFTER_SECONDS, intake } from './intake.js';
 import { mountedRouter } from './routes.js';
 import { bindRequestSignal } from './request-signal.js';
 
@@ -56,10 +56,24 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.use(notFoundHandler);
   app.use(errorHandler(logger, config.maxBodyBytes));
 
-  const server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, app);
-  // Long SSE responses must not be cut by Node's default timeouts; the drain owns their end.
-  server.headersTimeout = 30_000;
-  const connections = new ConnectionTracker(server);
+  // requestTimeout bounds receiving the request only: a long SSE response is not cut by it, the
+  // drain owns its end. A body trickled a byte at a time gets 408 instead of holding a slot.
+  const server = http.createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: 65_000,
+      // Node checks those deadlines on this interval (default 30 s): check often enough to keep them.
+      connectionsCheckingInterval: 1_000,
+    },
+    app,
+  );
+  server.maxConnections = config.maxConnections;
+  server.on('drop', () => metrics.rejected.inc({ reason: 'too_many_connections' }));
+  const connections = new ConnectionTracker(server, {
+    firstRequestMs: config.headersTimeoutMs,
+    counted: (open) => metrics.connections.set(open),
+  });
 
   const participants: Participant[] = [
     {
@@ -67,7 +81,16 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
       phase: 'stop-intake',
       async close() {
         connections.stopAccepting();
-        return { socketsOpen: connections.sockets, requestsInFlight: connections.requestsInFlight };
+        // A request whose body is still arriving has had nothing done for it: refuse it now, as
+        // a new request would be, rather than let a slow client hold the drain to its budget.
+        const cut = connections.incomplete();
+        for (const { req, res } of cut) {
+          metrics.rejected.inc({ reason: 'draining' });
+          res.setHeader('Connection', 'close');
+          sendError(res, unavailable('draining', 'this replica is shutting down; retry and another replica will answer', DRAINING_RETRY_AFTER_SECONDS));
+          res.once('finish', () => req.socket.destroy());
+        }
+        return { socketsOpen: connections.sockets, requestsInFlight: connections.requestsInFlight, bodiesCut: cut.length };
       },
     },
     {
