@@ -14,7 +14,7 @@
  * and their temp dirs removed, so a crashed test run doesn't leak servers.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,10 @@ export interface PostgresInstance {
   logFile: string;
   /** Stop (default -m fast) and start again on the same port; resolves when ready. */
   restart(opts?: RestartOptions): Promise<void>;
+  /** Freeze every process of the cluster (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void;
+  /** SIGCONT what pause() froze. */
+  resume(): void;
   /** Stop the server and delete its temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -95,11 +99,20 @@ export function freePort(): Promise<number> {
 
 // Clusters to clean up if the process exits without stop().
 const live = new Map<string, string>(); // tmp dir -> data dir
+// Processes pause() froze: they must run again to be stopped.
+const paused = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
+    if (paused.size > 0) {
+      try {
+        execFileSync('kill', ['-CONT', ...paused], { stdio: 'ignore' });
+      } catch {
+        /* best effort */
+      }
+    }
     for (const [tmp, dataDir] of live) {
       try {
         execFileSync(STOP, [dataDir, 'immediate'], { stdio: 'ignore', timeout: 30_000 });
@@ -147,6 +160,18 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   if (!url.startsWith('postgres://')) throw new Error(`startPostgres: unexpected output from start.sh: ${url}`);
 
   let stopped = false;
+  // The postmaster and its backends, as they are now (backends come and go with connections).
+  const clusterPids = () => {
+    const postmaster = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+    const children = execFileSync('pgrep', ['-P', postmaster]).toString().trim().split('\n').filter(Boolean);
+    return [postmaster, ...children];
+  };
+  let frozen: string[] = [];
+  const resume = () => {
+    if (frozen.length > 0) execFileSync('kill', ['-CONT', ...frozen]);
+    for (const pid of frozen) paused.delete(pid);
+    frozen = [];
+  };
   return {
     url,
     port,
@@ -158,8 +183,15 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       if (restartOpts.downMs) await sleep(restartOpts.downMs);
       await run(START, [dataDir, String(port)]);
     },
+    pause() {
+      frozen = clusterPids();
+      for (const pid of frozen) paused.add(pid);
+      execFileSync('kill', ['-STOP', ...frozen]);
+    },
+    resume,
     async stop() {
       if (stopped) return;
+      resume();
       stopped = true;
       try {
         await run(STOP, [dataDir, 'fast']);

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
-import { ConfigError } from '../errors/errors.js';
+import type { DatabaseConfig } from '../config/load.js';
+import { ConfigError, unavailable } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
 import type { Deadline } from '../time/clock.js';
@@ -17,6 +18,8 @@ export interface Database {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /** Runs `fn` in one transaction on one client; rolls back on throw. */
   transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /** A transaction without the statement timeouts, for schema work at start-up (migrations, index builds). */
+  maintenance<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** Waits for queries in flight (bounded by the deadline), then ends the pool. */
   close(deadline: Deadline): Promise<{ queriesAbandoned: number }>;
 }
@@ -27,19 +30,27 @@ const MIGRATION_LOCK = 7_311_001; // advisory lock key shared by every replica
  * PostgreSQL when DATABASE_URL is set; otherwise PGlite (with pgvector) in DATA_DIR behind a
  * node-postgres Pool, so one code path serves both.
  */
-export async function openDatabase(opts: {
-  url: string | undefined;
-  dataDir: string;
-  poolSize: number;
-  logger: Logger;
-  metrics?: DatabaseMetrics;
-}): Promise<Database> {
+export async function openDatabase(
+  opts: Omit<DatabaseConfig, 'statementTimeoutMs' | 'connectTimeoutMs'> &
+    Partial<Pick<DatabaseConfig, 'statementTimeoutMs' | 'connectTimeoutMs'>> & { logger: Logger; metrics?: DatabaseMetrics },
+): Promise<Database> {
   const { logger } = opts;
   let pool: pg.Pool;
+  let maintenancePool: pg.Pool;
   let releaseLock: (() => Promise<void>) | undefined;
   let pglite: { close(): Promise<void> } | undefined;
   if (opts.url) {
-    pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: 5_000 });
+    const statementTimeoutMs = opts.statementTimeoutMs ?? 10_000;
+    pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolSize,
+      // Bounds the wait for a connection, also in the queue of a busy pool.
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+      statement_timeout: statementTimeoutMs,
+      // A server that cannot answer at all (stopped, partitioned) cannot enforce statement_timeout.
+      query_timeout: statementTimeoutMs + 2_000,
+    });
+    maintenancePool = new pg.Pool({ connectionString: opts.url, max: 1 });
     logger.info({ database: redactUrl(opts.url) }, 'using PostgreSQL');
   } else {
     const dir = path.resolve(opts.dataDir, 'pglite');
@@ -51,10 +62,11 @@ export async function openDatabase(opts: {
     const db = await PGlite.create(dir, { extensions: { vector } });
     pglite = db;
     pool = new pg.Pool({ ...createPgConfig(db), max: 1 });
+    maintenancePool = pool;
     logger.warn({ dataDir: dir }, 'using embedded PGlite: one replica only; set DATABASE_URL to scale out');
   }
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
-  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
+  for (const p of new Set([pool, maintenancePool])) p.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
 
   let inFlight = 0;
   const quiet = new Quiescence(() => inFlight === 0);
@@ -63,7 +75,13 @@ export async function openDatabase(opts: {
     try {
       return await work();
     } catch (err) {
-      opts.metrics?.errors.inc({ kind: errorKind(err) });
+      const kind = errorKind(err);
+      if (!kind) throw err;
+      opts.metrics?.errors.inc({ kind });
+      logger.debug({ kind, err: (err as Error).message }, 'database call failed');
+      // The client can do nothing about it but retry later, on this replica or another.
+      if (kind === 'unavailable') throw unavailable('storage_unavailable', 'the database is unavailable; retry shortly', 1, { cause: err });
+      if (kind === 'timeout') throw unavailable('storage_unavailable', 'the database did not answer in time; retry shortly', 1, { cause: err });
       throw err;
     } finally {
       inFlight--;
@@ -71,30 +89,34 @@ export async function openDatabase(opts: {
     }
   };
 
+  const inTransaction = async <T>(from: pg.Pool, fn: (client: Queryable) => Promise<T>): Promise<T> => {
+    const client = await from.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // A client whose ROLLBACK fails has lost its connection: destroy it rather than reuse it.
+      await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+      throw err;
+    } finally {
+      client.release(broken as Error | undefined);
+    }
+  };
   const database: Database = {
     kind: opts.url ? 'postgres' : 'pglite',
     query: (text, params) => track(() => pool.query(text, params)),
-    transaction: (fn) =>
-      track(async () => {
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          const result = await fn(client);
-          await client.query('COMMIT');
-          return result;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        } finally {
-          client.release();
-        }
-      }),
+    transaction: (fn) => track(() => inTransaction(pool, fn)),
+    maintenance: (fn) => track(() => inTransaction(maintenancePool, fn)),
     async close(deadline) {
       // pg's Pool.end() drops queries still waiting for a client without settling them, so
       // callers stop first and we only end the pool once nothing is in flight (or time is up).
       await quiet.wait(deadline.signal);
       const abandoned = inFlight;
       await pool.end();
+      if (maintenancePool !== pool) await maintenancePool.end();
       await pglite?.close();
       await releaseLock?.();
       return { queriesAbandoned: abandoned };
@@ -104,6 +126,7 @@ export async function openDatabase(opts: {
     await migrate(database, logger);
   } catch (err) {
     await pool.end().catch(() => undefined);
+    if (maintenancePool !== pool) await maintenancePool.end().catch(() => undefined);
     await pglite?.close().catch(() => undefined);
     await releaseLock?.();
     throw err;
@@ -111,14 +134,24 @@ export async function openDatabase(opts: {
   return database;
 }
 
-/** SQLSTATE classes and driver messages that mean the server could not be used at all. */
-function errorKind(err: unknown): DatabaseErrorKind {
-  const e = err as { code?: string; message?: string };
-  if (e.code === '57014' || /timeout/i.test(e.message ?? '')) return 'timeout';
-  if (e.code?.startsWith('08') || e.code?.startsWith('57P') || /ECONNREFUSED|ECONNRESET|Connection terminated|connect/i.test(`${e.code} ${e.message}`)) {
-    return 'unavailable';
+/**
+ * What went wrong, if it was the database: an error the server sent (`query`; SQLSTATE 57014,
+ * statement_timeout, is a `timeout`; classes 08 and 57P mean the connection is gone), or the
+ * driver giving up on the server (`unavailable`, or `timeout` waiting for a connection or an
+ * answer). Errors our own code throws inside a transaction (a lost lease) are not the database's.
+ */
+function errorKind(err: unknown): DatabaseErrorKind | undefined {
+  if (err instanceof pg.DatabaseError) {
+    if (err.code === '57014') return 'timeout';
+    if (err.code?.startsWith('08') || err.code?.startsWith('57P')) return 'unavailable';
+    return 'query';
   }
-  return 'query';
+  const e = err as { code?: string; message?: string } | null;
+  const message = e?.message ?? '';
+  if (/timeout exceeded when trying to connect|Query read timeout/i.test(message)) return 'timeout';
+  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(e?.code ?? '')) return 'unavailable';
+  if (/Connection terminated|Client was closed|Client has encountered a connection error|not queryable/i.test(message)) return 'unavailable';
+  return undefined;
 }
 
 async function lockDataDir(dir: string): Promise<() => Promise<void>> {
@@ -145,7 +178,7 @@ async function lockDataDir(dir: string): Promise<() => Promise<void>> {
 }
 
 async function migrate(db: Database, logger: Logger, migrations: readonly Migration[] = MIGRATIONS) {
-  const applied = await db.transaction(async (c) => {
+  const applied = await db.maintenance(async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await c.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',

@@ -6,9 +6,7 @@ import { openDatabase, type Database } from './database.js';
 /** The database every other feature uses; it closes last, once nothing queries it. */
 export async function createDatabaseFeature(deps: CoreDeps, config: DatabaseConfig): Promise<Feature & { readonly db: Database }> {
   const db = await openDatabase({
-    url: config.url,
-    dataDir: config.dataDir,
-    poolSize: config.poolSize,
+    ...config,
     logger: deps.logger,
     metrics: createDatabaseMetrics(deps.registry),
   });

@@ -44,7 +44,7 @@ export class VectorStore {
 
   /** Idempotent; safe when several replicas start at once. */
   async ensureIndex(): Promise<void> {
-    await this.#db.transaction(async (c) => {
+    await this.#db.maintenance(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [INDEX_LOCK]);
       await c.query(
         `CREATE INDEX IF NOT EXISTS ${this.indexName} ON documents USING hnsw ((embedding::${this.#vec}) vector_cosine_ops) WHERE dims = ${this.#dims}`,

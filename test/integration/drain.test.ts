@@ -1,6 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { streamChat } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
@@ -87,9 +84,6 @@ describe('SIGTERM on a real process', () => {
 
   it('exits 0 inside the budget even when a participant ignores its deadline (PostgreSQL frozen by SIGSTOP)', async () => {
     const pg = await startPostgres();
-    // Every process of the cluster: the postmaster and its backends.
-    const postmaster = fs.readFileSync(path.join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
-    const clusterPids = () => [postmaster, ...execFileSync('pgrep', ['-P', postmaster]).toString().trim().split('\n')];
     try {
       const svc = await service({ DATABASE_URL: pg.url, ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '6', SHUTDOWN_SAFETY_MARGIN_SECONDS: '1' });
       // Work in flight whose next database write will hang: a stream and a task.
@@ -97,7 +91,7 @@ describe('SIGTERM on a real process', () => {
       const stream = streamChat(svc.url, { messages: [{ role: 'user', content: 'frozen' }], max_tokens: 400 }, { onEvent: (e) => events.push(e.event), maxAttempts: 1 }).catch(() => undefined);
       await fetch(`${svc.url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'frozen database' }) });
       while (!events.includes('token')) await new Promise((r) => setTimeout(r, 20));
-      execFileSync('kill', ['-STOP', ...clusterPids()]);
+      pg.pause();
       const t0 = performance.now();
       svc.kill('SIGTERM');
       const exit = await svc.exited;
@@ -115,7 +109,6 @@ describe('SIGTERM on a real process', () => {
       expect(release.participants.find((p) => p.name === 'database')?.outcome).toBe('timeout');
       void stream;
     } finally {
-      execFileSync('kill', ['-CONT', ...clusterPids()]);
       await pg.stop();
     }
   });
