@@ -18,6 +18,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS, PHASES } from '../src/metrics/names.js';
+import { LIFECYCLE_STATES, Q, RANGE, RATE } from './queries.js';
 
 export const DASHBOARD_UID = 'lastcall-drain';
 export const DASHBOARD_TITLE = 'lastcall — drain';
@@ -25,16 +26,15 @@ export const DASHBOARD_TITLE = 'lastcall — drain';
 export const DASHBOARD_JSON_PATH = 'helm/lastcall/dashboards/lastcall.json';
 
 const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
-/** Grafana's rate window; `dashboardQueries()` swaps it for a fixed window Prometheus accepts. */
-const RATE = '$__rate_interval';
+/** What `dashboardQueries()` puts in place of Grafana's windows. */
 const PROMETHEUS_RATE = '1m';
+const PROMETHEUS_RANGE = '15m';
 
 /**
- * The lifecycle states `lastcall_shutdown_phase{phase}` reports (1 for the current one), in
- * order: before the drain, the contract's phases, after exit. The timeline maps each state to
- * its 1-based position so one row per replica can show the current state as a colour.
+ * The timeline maps each lifecycle state (queries.ts LIFECYCLE_STATES) to its 1-based position so
+ * one row per replica can show the current state as a colour.
  */
-export const LIFECYCLE_STATES = ['starting', 'serving', ...PHASES, 'exited'] as const;
+export { LIFECYCLE_STATES };
 const STATE_COLORS: Record<(typeof LIFECYCLE_STATES)[number], string> = {
   starting: 'blue',
   serving: 'green',
@@ -46,12 +46,6 @@ const STATE_COLORS: Record<(typeof LIFECYCLE_STATES)[number], string> = {
   exit: 'text',
   exited: 'transparent',
 };
-
-/** `max by (replica)` of "position of the current state": 0 for states not current. */
-const currentStateExpr = (): string =>
-  `max by (replica) (${LIFECYCLE_STATES.map(
-    (s, i) => `${METRICS.shutdownPhase}{phase="${s}"} * ${i + 1}`,
-  ).join(' or ')})`;
 
 type Viz = 'timeseries' | 'stat' | 'statetimeline' | 'bargauge';
 
@@ -80,11 +74,6 @@ interface RowSpec {
   readonly panels: readonly PanelSpec[];
 }
 
-const rate = (metric: string, by?: string): string =>
-  by
-    ? `sum by (${by}) (rate(${metric}[${RATE}]))`
-    : `sum(rate(${metric}[${RATE}]))`;
-
 /** The dashboard's content as data; the builders below only render it. */
 export const ROWS: readonly RowSpec[] = [
   {
@@ -97,7 +86,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'none',
         width: 6,
         height: 6,
-        queries: [{ expr: `sum(${METRICS.ready})`, legend: 'ready' }],
+        queries: [{ expr: Q.readyReplicas(), legend: 'ready' }],
       },
       {
         title: 'Ready replicas over time',
@@ -108,7 +97,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 6,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.ready})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.readyByReplica(), legend: '{{replica}}' }],
       },
     ],
   },
@@ -122,7 +111,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'none',
         width: 24,
         height: 8,
-        queries: [{ expr: currentStateExpr(), legend: '{{replica}}' }],
+        queries: [{ expr: Q.lifecycleState(), legend: '{{replica}}' }],
         mappings: [
           {
             type: dashboard.MappingType.ValueToText,
@@ -144,7 +133,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         queries: [
           {
-            expr: `max by (phase) (max_over_time(${METRICS.shutdownPhaseDuration}[$__range]))`,
+            expr: Q.phaseDurations(),
             legend: '{{phase}}',
             instant: true,
           },
@@ -158,7 +147,7 @@ export const ROWS: readonly RowSpec[] = [
         width: 6,
         height: 8,
         min: 0,
-        queries: [{ expr: `max by (replica) (${METRICS.shutdownBudget})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.budgetByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Participant timeouts',
@@ -170,7 +159,7 @@ export const ROWS: readonly RowSpec[] = [
         min: 0,
         queries: [
           {
-            expr: `sum by (phase, outcome) (increase(${METRICS.shutdownParticipantTimeouts}[${RATE}]))`,
+            expr: Q.participantTimeouts(),
             legend: '{{phase}} {{outcome}}',
           },
         ],
@@ -189,7 +178,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.httpInFlight})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.inFlightByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Rejected requests by reason',
@@ -200,7 +189,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.httpRejected, 'reason'), legend: '{{reason}}' }],
+        queries: [{ expr: Q.rejectedByReason(), legend: '{{reason}}' }],
       },
       {
         title: 'Active streams',
@@ -211,7 +200,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.streamsActive})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.streamsActiveByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Stream outcomes',
@@ -222,7 +211,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.streamsTotal, 'outcome'), legend: '{{outcome}}' }],
+        queries: [{ expr: Q.streamOutcomes(), legend: '{{outcome}}' }],
       },
       {
         title: 'Stream resumes and handoffs',
@@ -233,8 +222,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: rate(METRICS.streamHandoffs), legend: 'handed off' },
-          { expr: rate(METRICS.streamResumes), legend: 'resumed' },
+          { expr: Q.streamHandoffs(), legend: 'handed off' },
+          { expr: Q.streamResumes(), legend: 'resumed' },
         ],
       },
     ],
@@ -251,7 +240,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.tasksActive})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.tasksActiveByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Task outcomes',
@@ -262,7 +251,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.tasksTotal, 'outcome'), legend: '{{outcome}}' }],
+        queries: [{ expr: Q.taskOutcomes(), legend: '{{outcome}}' }],
       },
       {
         title: 'Task handoffs and recoveries by via',
@@ -273,8 +262,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: rate(METRICS.taskHandoffs), legend: 'handed off' },
-          { expr: rate(METRICS.tasksRecovered, 'via'), legend: 'recovered via {{via}}' },
+          { expr: Q.taskHandoffs(), legend: 'handed off' },
+          { expr: Q.tasksRecoveredByVia(), legend: 'recovered via {{via}}' },
         ],
       },
       {
@@ -287,7 +276,7 @@ export const ROWS: readonly RowSpec[] = [
         min: 0,
         queries: [
           {
-            expr: `histogram_quantile(0.95, sum by (le, kind) (rate(${METRICS.taskStepDuration}_bucket[${RATE}])))`,
+            expr: Q.taskStepP95(),
             legend: '{{kind}}',
           },
         ],
@@ -306,7 +295,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.embeddingModelLoaded})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.embeddingModelLoadedByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Embedding model bytes and memory returned',
@@ -317,11 +306,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: `max by (replica) (${METRICS.embeddingModelBytes})`, legend: 'model {{replica}}' },
-          {
-            expr: `max by (replica) (${METRICS.embeddingMemoryReturnedBytes})`,
-            legend: 'returned {{replica}}',
-          },
+          { expr: Q.embeddingModelBytes(), legend: 'model {{replica}}' },
+          { expr: Q.embeddingMemoryReturned(), legend: 'returned {{replica}}' },
         ],
       },
       {
@@ -333,7 +319,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.embeddingsInFlight})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.embeddingsInFlightByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Process RSS',
@@ -344,10 +330,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          {
-            expr: `max by (replica) (${METRICS.processResidentMemory} and on (replica) ${METRICS.ready})`,
-            legend: '{{replica}}',
-          },
+          { expr: Q.residentMemory(), legend: '{{replica}}' },
         ],
       },
     ],
@@ -471,7 +454,7 @@ export function dashboardQueries(opts: { grafana?: boolean } = {}): { title: str
       for (const q of p.queries) {
         const expr = opts.grafana
           ? q.expr
-          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll('$__range', '15m');
+          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll(RANGE, PROMETHEUS_RANGE);
         out.push({ title: p.title, expr });
       }
     }
