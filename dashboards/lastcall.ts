@@ -18,6 +18,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { METRICS, PHASES } from '../src/metrics/names.js';
+import { ALERTS } from './alerts.js';
 import { LIFECYCLE_STATES, Q, RANGE, RATE } from './queries.js';
 
 export const DASHBOARD_UID = 'lastcall-drain';
@@ -334,6 +335,26 @@ export const ROWS: readonly RowSpec[] = [
         ],
       },
     ],
+  },
+  {
+    // The expressions the PrometheusRule evaluates (dashboards/alerts.ts), drawn as they are:
+    // a panel per alert, so what pages and what is seen are one expression.
+    title: 'Alerts (what the PrometheusRule evaluates)',
+    panels: ALERTS.map(
+      (a): PanelSpec => ({
+        title: `Alert: ${a.name}`,
+        description: `${a.summary}. Fires when ${a.condition}${a.and ? ` (and ${a.and.condition} on the second query)` : ''} for ${a.for}; severity ${a.severity}. Runbook: helm/lastcall/README.md#${a.name.toLowerCase()}.`,
+        viz: 'timeseries',
+        unit: a.unit,
+        width: 6,
+        height: 7,
+        queries: [
+          // Grafana's automatic legend: the labels that differ between the series.
+          { expr: a.query, legend: '__auto' },
+          ...(a.and ? [{ expr: a.and.query, legend: `guard ${a.and.condition}` }] : []),
+        ],
+      }),
+    ),
   },
 ];
 

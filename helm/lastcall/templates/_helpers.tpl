@@ -157,8 +157,10 @@ render fails once, listing them all.
 {{- $errors := list -}}
 {{- $sd := include "lastcall.shutdown" . | fromYaml -}}
 {{- $left := sub (sub (int $sd.budget) (int $sd.propagation)) (int $sd.finalScrape) -}}
-{{- if lt $left 2 -}}
-{{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) - finalScrapeWaitSeconds (%d) = %d s leaves no drain budget; it must be >= 2 (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) (int $sd.finalScrape) $left) -}}
+{{- /* The phases' reserves, generated from src/drain/phases.ts into _generated.tpl. */ -}}
+{{- $reserve := include "lastcall.drainReserveSeconds" . | int -}}
+{{- if lt $left $reserve -}}
+{{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) - finalScrapeWaitSeconds (%d) = %d s leaves no drain budget; it must be >= %d, the shutdown phases' reserves (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) (int $sd.finalScrape) $left $reserve) -}}
 {{- end -}}
 {{- $mode := include "lastcall.databaseMode" . -}}
 {{- if and (eq $mode "embedded") (gt (int .Values.replicaCount) 1) -}}
