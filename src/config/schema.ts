@@ -64,6 +64,21 @@ export const envSchema = z.object({
   TERMINATION_MESSAGE_PATH: z.string().min(1).default('/dev/termination-log'),
   /** Tasks this replica runs at once. */
   TASK_WORKER_CONCURRENCY: positiveInt(256).default(4),
+  /**
+   * How a replica continues a stream another replica was generating: `responses` (re-attach to
+   * the upstream's background response), `vllm`, `prefix` or `trailing` (the upstream continues
+   * the persisted answer), `restart` (regenerate, `reset` at the first difference); unset: the
+   * app's default for its upstream.
+   */
+  LLM_RESUME_MODE: optionalString.pipe(z.enum(['responses', 'vllm', 'prefix', 'trailing', 'restart']).optional()),
+  /** `before-send`: no token reaches a client before its batch is committed (closes the SIGKILL seam). */
+  STREAM_PERSIST: z.enum(['after-send', 'before-send']).default('after-send'),
+  /** Comma-separated OpenAI model names answered by the served embedding model. */
+  EMBEDDING_MODEL_ALIASES: optionalString,
+  /** How long finished streams, responses and tasks are kept. */
+  RETENTION_HOURS: z.coerce.number().finite().min(1).max(8760).default(24),
+  /** OTLP/HTTP collector for traces; unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;
