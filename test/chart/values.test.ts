@@ -202,7 +202,7 @@ describe('validateValues', () => {
 });
 
 describe('rendered configuration', () => {
-  it('defaults: embedded PGlite in an emptyDir, open API, no Secret', () => {
+  it('defaults (with auth.allowAnonymous): embedded PGlite in an emptyDir, open API, no Secret', () => {
     const objs = render();
     const c = container(objs);
     expect(envValue(c, 'DATA_DIR')).toBe('/var/lib/lastcall');
@@ -292,7 +292,8 @@ describe('rendered configuration', () => {
     expect(Buffer.from(secret.data.OPENAI_API_KEY!, 'base64').toString()).toBe('sk');
     objs = render({ set: { 'secret.existingSecret': 'keys' } });
     const env = envMap(container(objs));
-    expect(env.get('API_KEYS')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'API_KEYS', optional: true });
+    // Fail closed: without auth.allowAnonymous a Secret lacking API_KEYS keeps the pod from starting.
+    expect(env.get('API_KEYS')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'API_KEYS', optional: false });
     expect(env.get('OPENAI_API_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'OPENAI_API_KEY', optional: true });
     // The helm test pod gets the same key so the smoke test can authenticate.
     const smoke = find(objs, 'Pod', '-smoke') as unknown as { spec: { containers: Container[] } };

@@ -134,12 +134,14 @@ Container env shared by the server and the helm test pod: API key, from wherever
 */}}
 {{- define "lastcall.apiKeysEnv" -}}
 {{- if .Values.secret.existingSecret }}
+# Fail closed: unless anonymous access was chosen, a Secret without API_KEYS keeps the pod from
+# starting (CreateContainerConfigError) instead of serving an open API.
 - name: API_KEYS
   valueFrom:
     secretKeyRef:
       name: {{ .Values.secret.existingSecret }}
       key: API_KEYS
-      optional: true
+      optional: {{ .Values.auth.allowAnonymous }}
 {{- else if .Values.secret.apiKeys }}
 - name: API_KEYS
   valueFrom:
@@ -176,6 +178,9 @@ render fails once, listing them all.
 {{- if and .Values.secret.existingSecret (or .Values.secret.apiKeys .Values.secret.openaiApiKey) -}}
 {{- $errors = append $errors "secret: secret.existingSecret is set, so secret.apiKeys and secret.openaiApiKey must be empty (put API_KEYS / OPENAI_API_KEY in that Secret)" -}}
 {{- end -}}
+{{- if and (not .Values.secret.apiKeys) (not .Values.secret.existingSecret) (not .Values.auth.allowAnonymous) -}}
+{{- $errors = append $errors "auth: no API keys are configured, so anyone who reaches the Service could use the API; set secret.apiKeys (or secret.existingSecret with API_KEYS), or auth.allowAnonymous=true to run an open API on purpose" -}}
+{{- end -}}
 {{- $us := .Values.updateStrategy -}}
 {{- if and (eq (toString $us.maxSurge) "0") (eq (toString $us.maxUnavailable) "0") -}}
 {{- $errors = append $errors "updateStrategy: maxSurge and maxUnavailable cannot both be 0" -}}
@@ -183,7 +188,7 @@ render fails once, listing them all.
 {{- if eq (int .Values.ports.http) (int .Values.ports.admin) -}}
 {{- $errors = append $errors (printf "ports: http and admin must differ (both %d)" (int .Values.ports.http)) -}}
 {{- end -}}
-{{- $reserved := list "PORT" "ADMIN_PORT" "REPLICA_ID" "TERMINATION_GRACE_PERIOD_SECONDS" "PRESTOP_SLEEP_SECONDS" "SHUTDOWN_SAFETY_MARGIN_SECONDS" "ENDPOINT_PROPAGATION_SECONDS" "FINAL_SCRAPE_WAIT_SECONDS" "DATABASE_URL" "API_KEYS" "OPENAI_API_KEY" "DATA_DIR" -}}
+{{- $reserved := list "PORT" "ADMIN_PORT" "REPLICA_ID" "TERMINATION_GRACE_PERIOD_SECONDS" "PRESTOP_SLEEP_SECONDS" "SHUTDOWN_SAFETY_MARGIN_SECONDS" "ENDPOINT_PROPAGATION_SECONDS" "FINAL_SCRAPE_WAIT_SECONDS" "DATABASE_URL" "API_KEYS" "OPENAI_API_KEY" "DATA_DIR" "ALLOW_ANONYMOUS" "ALLOW_KEY_IN_QUERY" -}}
 {{- range .Values.extraEnv -}}
 {{- if has .name $reserved -}}
 {{- $errors = append $errors (printf "extraEnv: %s is set by the chart from its own values; use those instead" .name) -}}
