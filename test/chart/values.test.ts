@@ -310,7 +310,7 @@ describe('rendered configuration', () => {
   });
 
   it('names stay within 63 characters', () => {
-    const set = { 'postgresql.enabled': true, 'postgresql.auth.password': 'p', 'metrics.serviceMonitor.enabled': true, 'networkPolicy.enabled': true };
+    const set = { 'postgresql.enabled': true, 'postgresql.auth.password': 'p', 'metrics.serviceMonitor.enabled': true, 'networkPolicy.enabled': true, 'networkPolicy.allowApiFromAnywhere': true, 'metrics.prometheusRule.enabled': true };
     const longRelease = 'a-very-long-release-name-that-goes-on-and-on-for-eve'; // helm's limit: 53
     for (const objs of [
       render({ release: longRelease, set }),

@@ -152,6 +152,31 @@ Container env shared by the server and the helm test pod: API key, from wherever
 {{- end -}}
 
 {{/*
+The TCP port of a URL: (list url default) -> "port". An explicit :port wins; else 443 for https,
+80 for http, else the default (e.g. postgresql:// without a port -> 5432).
+*/}}
+{{- define "lastcall.urlPort" -}}
+{{- $u := index . 0 -}}
+{{- $default := index . 1 -}}
+{{- if not $u -}}{{ $default }}
+{{- else -}}
+{{- $p := urlParse $u -}}
+{{- $hostport := splitList ":" $p.host -}}
+{{- if gt (len $hostport) 1 -}}{{ last $hostport }}
+{{- else if eq $p.scheme "https" -}}443
+{{- else if eq $p.scheme "http" -}}80
+{{- else -}}{{ $default }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Egress ports as a JSON list: (list configuredPorts derivedPort) -> the configured ones, else the derived one. */}}
+{{- define "lastcall.egressPorts" -}}
+{{- $ports := index . 0 -}}
+{{- if $ports -}}{{ toJson $ports }}{{- else -}}{{ toJson (list (int (index . 1))) }}{{- end -}}
+{{- end -}}
+
+{{/*
 validateValues: the rules a JSON schema cannot express. Every problem is collected and the
 render fails once, listing them all.
 */}}
@@ -180,6 +205,25 @@ render fails once, listing them all.
 {{- end -}}
 {{- if and (not .Values.secret.apiKeys) (not .Values.secret.existingSecret) (not .Values.auth.allowAnonymous) -}}
 {{- $errors = append $errors "auth: no API keys are configured, so anyone who reaches the Service could use the API; set secret.apiKeys (or secret.existingSecret with API_KEYS), or auth.allowAnonymous=true to run an open API on purpose" -}}
+{{- end -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if $np.enabled -}}
+{{- if and (not $np.apiFrom) (not $np.allowApiFromAnywhere) -}}
+{{- $errors = append $errors "networkPolicy: apiFrom is empty, so nothing could reach the API; list the peers that may (e.g. your ingress controller's namespace), or set networkPolicy.allowApiFromAnywhere=true to allow everyone on purpose" -}}
+{{- end -}}
+{{- if and $np.apiFrom $np.allowApiFromAnywhere -}}
+{{- $errors = append $errors "networkPolicy: apiFrom and allowApiFromAnywhere=true contradict each other; choose one" -}}
+{{- end -}}
+{{- $dbMode := include "lastcall.databaseMode" . -}}
+{{- if and (or (eq $dbMode "external") (eq $dbMode "externalSecret")) (not $np.egress.database.to) -}}
+{{- $errors = append $errors "networkPolicy: the database is external but networkPolicy.egress.database.to is empty, so the pods could not reach it; list its address (ipBlock) or pods" -}}
+{{- end -}}
+{{- if and .Values.config.openaiBaseUrl (not $np.egress.upstream.to) -}}
+{{- $errors = append $errors "networkPolicy: config.openaiBaseUrl is set but networkPolicy.egress.upstream.to is empty, so the pods could not reach the LLM; list its address (ipBlock, e.g. 0.0.0.0/0 for a public API) or pods" -}}
+{{- end -}}
+{{- if and .Values.tracing.otlpEndpoint (not $np.egress.otlp.to) -}}
+{{- $errors = append $errors "networkPolicy: tracing.otlpEndpoint is set but networkPolicy.egress.otlp.to is empty, so spans could not reach the collector; list the collector's pods or address" -}}
+{{- end -}}
 {{- end -}}
 {{- $us := .Values.updateStrategy -}}
 {{- if and (eq (toString $us.maxSurge) "0") (eq (toString $us.maxUnavailable) "0") -}}
