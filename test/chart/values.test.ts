@@ -276,6 +276,15 @@ describe('rendered configuration', () => {
     expect(podSpec(find(objs, 'Deployment')).volumes?.map((v) => v.name)).toEqual(['tmp']);
   });
 
+  it('image digests win over tags, for lastcall and the bundled PostgreSQL', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const objs = render({ set: { 'image.digest': digest, 'postgresql.enabled': true, 'postgresql.auth.password': 'pw', 'postgresql.image.digest': digest } });
+    expect(container(objs).image).toBe(`ghcr.io/lastcall/lastcall@${digest}`);
+    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+    expect(sts.spec.template.spec.containers[0]!.image).toBe(`pgvector/pgvector@${digest}`);
+    expect(renderError({ set: { 'postgresql.image.digest': 'sha256:nope' } })).toMatch(/digest/);
+  });
+
   it('external database: URL in the chart Secret, or from an existing Secret', () => {
     let objs = render({ set: { 'database.url': 'postgresql://u:p@db:5432/x' } });
     expect(envMap(container(objs)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'lc-lastcall', key: 'DATABASE_URL' });
