@@ -176,6 +176,24 @@ The TCP port of a URL: (list url default) -> "port". An explicit :port wins; els
 {{- if $ports -}}{{ toJson $ports }}{{- else -}}{{ toJson (list (int (index . 1))) }}{{- end -}}
 {{- end -}}
 
+{{/* Whether an autoscaler (HPA or KEDA) owns the replica count. */}}
+{{- define "lastcall.autoscaled" -}}
+{{- if or .Values.autoscaling.enabled .Values.autoscaling.keda.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+KEDA's query: autoscaling.keda.query, or the total of lastcall_streams_active over this release's
+pods, selected by the `replica` label every lastcall series carries (the pod name:
+<fullname>-<pod-template-hash>-<suffix>), whatever the scrape configuration adds.
+*/}}
+{{- define "lastcall.kedaQuery" -}}
+{{- if .Values.autoscaling.keda.query -}}
+{{- .Values.autoscaling.keda.query -}}
+{{- else -}}
+{{- printf "sum(lastcall_streams_active{namespace=%q, replica=~%q})" .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "lastcall.fullname" .)) -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 validateValues: the rules a JSON schema cannot express. Every problem is collected and the
 render fails once, listing them all.
@@ -190,6 +208,35 @@ render fails once, listing them all.
 {{- $errors = append $errors (printf "shutdown: terminationGracePeriodSeconds (%d) - preStopSleepSeconds (%d) - safetyMarginSeconds (%d) - endpointPropagationSeconds (%d) - finalScrapeWaitSeconds (%d) = %d s leaves no drain budget; it must be >= %d, the shutdown phases' reserves (raise the grace period or shorten the preStop sleep)" (int $sd.grace) (int $sd.preStop) (int $sd.margin) (int $sd.propagation) (int $sd.finalScrape) $left $reserve) -}}
 {{- end -}}
 {{- $mode := include "lastcall.databaseMode" . -}}
+{{- $as := .Values.autoscaling -}}
+{{- if and $as.enabled $as.keda.enabled -}}
+{{- $errors = append $errors "autoscaling: enabled (an HPA) and keda.enabled (a KEDA ScaledObject, which creates its own HPA) would fight over the replica count; choose one" -}}
+{{- end -}}
+{{- if include "lastcall.autoscaled" . -}}
+{{- if gt (int $as.minReplicas) (int $as.maxReplicas) -}}
+{{- $errors = append $errors (printf "autoscaling: minReplicas (%d) is above maxReplicas (%d)" (int $as.minReplicas) (int $as.maxReplicas)) -}}
+{{- end -}}
+{{- if and (eq $mode "embedded") (gt (int $as.maxReplicas) 1) -}}
+{{- $errors = append $errors (printf "autoscaling: maxReplicas %d needs a shared database, but none is configured (the embedded PGlite database lives in one pod); set postgresql.enabled=true, database.url or database.existingSecret" (int $as.maxReplicas)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $as.enabled -}}
+{{- if and (not $as.targetCPUUtilizationPercentage) (not $as.targetActiveStreamsPerPod) -}}
+{{- $errors = append $errors "autoscaling: the HPA needs a metric; set targetCPUUtilizationPercentage and/or targetActiveStreamsPerPod" -}}
+{{- end -}}
+{{- if and $as.targetCPUUtilizationPercentage (not (dig "requests" "cpu" "" .Values.resources)) -}}
+{{- $errors = append $errors "autoscaling: targetCPUUtilizationPercentage needs resources.requests.cpu (utilization is a share of the request)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $as.keda.enabled (not $as.keda.serverAddress) -}}
+{{- $errors = append $errors "autoscaling.keda: serverAddress (the Prometheus KEDA queries) is required" -}}
+{{- end -}}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) -}}
+{{- $errors = append $errors "httpRoute: parentRefs is empty; name the Gateway the route attaches to" -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled .Values.ingress.sseAnnotations (lt (int .Values.ingress.streamTimeoutSeconds) 60) -}}
+{{- $errors = append $errors (printf "ingress: streamTimeoutSeconds %d would cut streams; it must outlast the longest stream (default 3600)" (int .Values.ingress.streamTimeoutSeconds)) -}}
+{{- end -}}
 {{- if and (eq $mode "embedded") (gt (int .Values.replicaCount) 1) -}}
 {{- $errors = append $errors (printf "replicaCount: %d replicas need a shared database, but none is configured (the embedded PGlite database holds an exclusive lock and lives in one pod); set postgresql.enabled=true, database.url or database.existingSecret, or replicaCount=1" (int .Values.replicaCount)) -}}
 {{- end -}}
