@@ -70,7 +70,7 @@ export const ALERTS: readonly AlertSpec[] = [
     condition: '> 0',
     for: '0m',
     unit: 'none',
-    summary: 'A shutdown participant was abandoned at its deadline or failed',
+    summary: 'A shutdown participant failed, or timed out outside the drain phase',
     description:
       'Replica {{ $labels.replica }}: {{ $value | printf "%.0f" }} shutdown participant(s) of phase {{ $labels.phase }} ended with ' +
       '{{ $labels.outcome }} in the last 10 minutes. The drain went on without them; see the drain report in the pod\'s ' +
