@@ -86,6 +86,6 @@ manifests: ## regenerate k8s/manifests/lastcall.yaml from the chart
 	@mv $(MANIFESTS).tmp $(MANIFESTS)
 	@echo "wrote $(MANIFESTS)"
 
-dashboard: ## regenerate the chart's Grafana dashboard JSON from dashboards/lastcall.ts (and the manifests that embed it)
+dashboard: ## regenerate the chart's generated files (dashboard JSON, alert rules, drain reserve; dashboards/generate.ts) and the manifests
 	npx tsx dashboards/generate.ts
 	@$(MAKE) --no-print-directory manifests

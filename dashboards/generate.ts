@@ -1,34 +1,45 @@
 /**
- * Writes the chart's dashboard JSON from dashboards/lastcall.ts.
+ * Writes every generated file of the chart from its TypeScript source:
+ *   helm/lastcall/dashboards/lastcall.json      the Grafana dashboard   (dashboards/lastcall.ts)
+ *   helm/lastcall/rules/lastcall-alerts.yaml    the Prometheus alerts   (dashboards/alerts.ts)
+ *   helm/lastcall/templates/_generated.tpl      the drain reserve       (src/drain/phases.ts)
+ *   helm/lastcall/values.schema.json            its grace-period bound  (src/drain/phases.ts)
  *
- *   npx tsx dashboards/generate.ts           write helm/lastcall/dashboards/lastcall.json
- *   npx tsx dashboards/generate.ts --check   exit 1 if the file differs from a fresh generation
+ *   npx tsx dashboards/generate.ts           write them
+ *   npx tsx dashboards/generate.ts --check   exit 1 if any differs from a fresh generation
  *
- * The output is GENERATED: edit dashboards/lastcall.ts, then run `make dashboard`.
+ * The outputs are GENERATED: edit the sources, then run `make dashboard`.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DASHBOARD_JSON_PATH, dashboardJson } from './lastcall.js';
+import { generatedFiles } from './generated.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = resolve(root, DASHBOARD_JSON_PATH);
-const json = dashboardJson();
-
-if (process.argv.includes('--check')) {
-  let current = '';
+const read = (path: string): string => {
   try {
-    current = readFileSync(out, 'utf8');
+    return readFileSync(resolve(root, path), 'utf8');
   } catch {
-    // missing counts as stale
+    return ''; // missing counts as stale
   }
-  if (current !== json) {
-    console.error(`${DASHBOARD_JSON_PATH} is stale: run make dashboard`);
-    process.exit(1);
+};
+
+let stale = 0;
+for (const f of generatedFiles(read)) {
+  const current = read(f.path);
+  if (process.argv.includes('--check')) {
+    if (current !== f.content) {
+      console.error(`${f.path} is stale: run make dashboard`);
+      stale++;
+    } else {
+      console.log(`${f.path} is up to date`);
+    }
+  } else if (current !== f.content) {
+    mkdirSync(dirname(resolve(root, f.path)), { recursive: true });
+    writeFileSync(resolve(root, f.path), f.content);
+    console.log(`wrote ${f.path}`);
+  } else {
+    console.log(`${f.path} unchanged`);
   }
-  console.log(`${DASHBOARD_JSON_PATH} is up to date`);
-} else {
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, json);
-  console.log(`wrote ${DASHBOARD_JSON_PATH}`);
 }
+if (stale) process.exit(1);

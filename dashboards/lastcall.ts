@@ -19,6 +19,8 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { PHASES } from '../src/drain/phases.js';
 import { METRICS } from '../src/metrics/names.js';
+import { ALERTS } from './alerts.js';
+import { LIFECYCLE_STATES, Q, RANGE, RATE } from './queries.js';
 
 export const DASHBOARD_UID = 'lastcall-drain';
 export const DASHBOARD_TITLE = 'lastcall — drain';
@@ -26,16 +28,15 @@ export const DASHBOARD_TITLE = 'lastcall — drain';
 export const DASHBOARD_JSON_PATH = 'helm/lastcall/dashboards/lastcall.json';
 
 const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
-/** Grafana's rate window; `dashboardQueries()` swaps it for a fixed window Prometheus accepts. */
-const RATE = '$__rate_interval';
+/** What `dashboardQueries()` puts in place of Grafana's windows. */
 const PROMETHEUS_RATE = '1m';
+const PROMETHEUS_RANGE = '15m';
 
 /**
- * The lifecycle states `lastcall_shutdown_phase{phase}` reports (1 for the current one), in
- * order: before the drain, the contract's phases, after exit. The timeline maps each state to
- * its 1-based position so one row per replica can show the current state as a colour.
+ * The timeline maps each lifecycle state (queries.ts LIFECYCLE_STATES) to its 1-based position so
+ * one row per replica can show the current state as a colour.
  */
-export const LIFECYCLE_STATES = ['starting', 'serving', ...PHASES, 'exited'] as const;
+export { LIFECYCLE_STATES };
 const STATE_COLORS: Record<(typeof LIFECYCLE_STATES)[number], string> = {
   starting: 'blue',
   serving: 'green',
@@ -47,12 +48,6 @@ const STATE_COLORS: Record<(typeof LIFECYCLE_STATES)[number], string> = {
   exit: 'text',
   exited: 'transparent',
 };
-
-/** `max by (replica)` of "position of the current state": 0 for states not current. */
-const currentStateExpr = (): string =>
-  `max by (replica) (${LIFECYCLE_STATES.map(
-    (s, i) => `${METRICS.shutdownPhase}{phase="${s}"} * ${i + 1}`,
-  ).join(' or ')})`;
 
 type Viz = 'timeseries' | 'stat' | 'statetimeline' | 'bargauge';
 
@@ -81,11 +76,6 @@ interface RowSpec {
   readonly panels: readonly PanelSpec[];
 }
 
-const rate = (metric: string, by?: string): string =>
-  by
-    ? `sum by (${by}) (rate(${metric}[${RATE}]))`
-    : `sum(rate(${metric}[${RATE}]))`;
-
 /** The dashboard's content as data; the builders below only render it. */
 export const ROWS: readonly RowSpec[] = [
   {
@@ -98,7 +88,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'none',
         width: 6,
         height: 6,
-        queries: [{ expr: `sum(${METRICS.ready})`, legend: 'ready' }],
+        queries: [{ expr: Q.readyReplicas(), legend: 'ready' }],
       },
       {
         title: 'Ready replicas over time',
@@ -109,7 +99,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 6,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.ready})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.readyByReplica(), legend: '{{replica}}' }],
       },
     ],
   },
@@ -123,7 +113,7 @@ export const ROWS: readonly RowSpec[] = [
         unit: 'none',
         width: 24,
         height: 8,
-        queries: [{ expr: currentStateExpr(), legend: '{{replica}}' }],
+        queries: [{ expr: Q.lifecycleState(), legend: '{{replica}}' }],
         mappings: [
           {
             type: dashboard.MappingType.ValueToText,
@@ -145,7 +135,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         queries: [
           {
-            expr: `max by (phase) (max_over_time(${METRICS.shutdownPhaseDuration}[$__range]))`,
+            expr: Q.phaseDurations(),
             legend: '{{phase}}',
             instant: true,
           },
@@ -159,7 +149,7 @@ export const ROWS: readonly RowSpec[] = [
         width: 6,
         height: 8,
         min: 0,
-        queries: [{ expr: `max by (replica) (${METRICS.shutdownBudget})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.budgetByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Participant timeouts',
@@ -171,7 +161,7 @@ export const ROWS: readonly RowSpec[] = [
         min: 0,
         queries: [
           {
-            expr: `sum by (phase, outcome) (increase(${METRICS.shutdownParticipantTimeouts}[${RATE}]))`,
+            expr: Q.participantTimeouts(),
             legend: '{{phase}} {{outcome}}',
           },
         ],
@@ -190,7 +180,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.httpInFlight})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.inFlightByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Rejected requests by reason',
@@ -201,7 +191,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.httpRejected, 'reason'), legend: '{{reason}}' }],
+        queries: [{ expr: Q.rejectedByReason(), legend: '{{reason}}' }],
       },
       {
         title: 'Active streams',
@@ -212,7 +202,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.streamsActive})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.streamsActiveByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Stream outcomes',
@@ -223,7 +213,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.streamsTotal, 'outcome'), legend: '{{outcome}}' }],
+        queries: [{ expr: Q.streamOutcomes(), legend: '{{outcome}}' }],
       },
       {
         title: 'Stream resumes and handoffs',
@@ -234,8 +224,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: rate(METRICS.streamHandoffs), legend: 'handed off' },
-          { expr: rate(METRICS.streamResumes), legend: 'resumed' },
+          { expr: Q.streamHandoffs(), legend: 'handed off' },
+          { expr: Q.streamResumes(), legend: 'resumed' },
         ],
       },
     ],
@@ -252,7 +242,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.tasksActive})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.tasksActiveByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Task outcomes',
@@ -263,7 +253,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: rate(METRICS.tasksTotal, 'outcome'), legend: '{{outcome}}' }],
+        queries: [{ expr: Q.taskOutcomes(), legend: '{{outcome}}' }],
       },
       {
         title: 'Task handoffs and recoveries by via',
@@ -274,8 +264,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: rate(METRICS.taskHandoffs), legend: 'handed off' },
-          { expr: rate(METRICS.tasksRecovered, 'via'), legend: 'recovered via {{via}}' },
+          { expr: Q.taskHandoffs(), legend: 'handed off' },
+          { expr: Q.tasksRecoveredByVia(), legend: 'recovered via {{via}}' },
         ],
       },
       {
@@ -288,7 +278,7 @@ export const ROWS: readonly RowSpec[] = [
         min: 0,
         queries: [
           {
-            expr: `histogram_quantile(0.95, sum by (le, kind) (rate(${METRICS.taskStepDuration}_bucket[${RATE}])))`,
+            expr: Q.taskStepP95(),
             legend: '{{kind}}',
           },
         ],
@@ -307,7 +297,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.embeddingModelLoaded})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.embeddingModelLoadedByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Embedding model bytes and memory returned',
@@ -318,11 +308,8 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          { expr: `max by (replica) (${METRICS.embeddingModelBytes})`, legend: 'model {{replica}}' },
-          {
-            expr: `max by (replica) (${METRICS.embeddingMemoryReturnedBytes})`,
-            legend: 'returned {{replica}}',
-          },
+          { expr: Q.embeddingModelBytes(), legend: 'model {{replica}}' },
+          { expr: Q.embeddingMemoryReturned(), legend: 'returned {{replica}}' },
         ],
       },
       {
@@ -334,7 +321,7 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         stacked: true,
         min: 0,
-        queries: [{ expr: `sum by (replica) (${METRICS.embeddingsInFlight})`, legend: '{{replica}}' }],
+        queries: [{ expr: Q.embeddingsInFlightByReplica(), legend: '{{replica}}' }],
       },
       {
         title: 'Process RSS',
@@ -345,13 +332,30 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [
-          {
-            expr: `max by (replica) (${METRICS.processResidentMemory} and on (replica) ${METRICS.ready})`,
-            legend: '{{replica}}',
-          },
+          { expr: Q.residentMemory(), legend: '{{replica}}' },
         ],
       },
     ],
+  },
+  {
+    // The expressions the PrometheusRule evaluates (dashboards/alerts.ts), drawn as they are:
+    // a panel per alert, so what pages and what is seen are one expression.
+    title: 'Alerts (what the PrometheusRule evaluates)',
+    panels: ALERTS.map(
+      (a): PanelSpec => ({
+        title: `Alert: ${a.name}`,
+        description: `${a.summary}. Fires when ${a.condition}${a.and ? ` (and ${a.and.condition} on the second query)` : ''} for ${a.for}; severity ${a.severity}. Runbook: helm/lastcall/README.md#${a.name.toLowerCase()}.`,
+        viz: 'timeseries',
+        unit: a.unit,
+        width: 6,
+        height: 7,
+        queries: [
+          // Grafana's automatic legend: the labels that differ between the series.
+          { expr: a.query, legend: '__auto' },
+          ...(a.and ? [{ expr: a.and.query, legend: `guard ${a.and.condition}` }] : []),
+        ],
+      }),
+    ),
   },
 ];
 
@@ -472,7 +476,7 @@ export function dashboardQueries(opts: { grafana?: boolean } = {}): { title: str
       for (const q of p.queries) {
         const expr = opts.grafana
           ? q.expr
-          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll('$__range', '15m');
+          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll(RANGE, PROMETHEUS_RANGE);
         out.push({ title: p.title, expr });
       }
     }

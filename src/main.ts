@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   for (const f of features) for (const p of f.participants) engine.register(p);
   logger.info({ plan: engine.plan().map((p) => ({ phase: p.phase, participants: p.participants })) }, 'shutdown plan');
 
-  if (config.http.apiKeys.length === 0) logger.warn('API_KEYS unset: the public API is open to anyone who can reach it');
+  if (config.http.auth.keys.length === 0) logger.warn('API_KEYS unset: the public API is open to anyone who can reach it');
   const port = await http.listen();
   engine.markServing();
   logger.info(

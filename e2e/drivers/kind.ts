@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -160,6 +162,20 @@ export class KindDriver implements Driver {
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     await this.waitFor(() => this.rolledOut(), 300_000, `rollout of ${this.release}`);
+  }
+
+  /**
+   * `kubectl scale deployment --replicas=N` (the pinned kubectl of scripts/tools/helm.sh): the
+   * ReplicaSet deletes surplus pods gracefully, as an autoscaler's scale-down does.
+   */
+  async scaleTo(replicas: number): Promise<void> {
+    this.events.push({ at: Date.now(), kind: 'scale', detail: `${replicas} replicas` });
+    await promisify(execFile)(
+      path.join(ROOT, 'scripts/tools/helm.sh'),
+      ['--kubectl', '--context', this.kc.getCurrentContext(), '-n', this.namespace, 'scale', `deployment/${this.release}`, `--replicas=${replicas}`],
+      { cwd: ROOT },
+    );
+    await this.settle();
   }
 
   /** `kubectl delete pod --grace-period=0`: the kubelet SIGKILLs the container at once. */

@@ -32,6 +32,8 @@ export class LocalCluster implements Driver {
   prometheusUrl: string | undefined;
   timings!: Timings;
   private spec!: RolloutSpec;
+  /** The Deployment's spec.replicas: the chart's replicaCount until scaleTo() changes it. */
+  private desired = 0;
   private chart!: RenderedChart;
   private pg!: PostgresInstance;
   private upstream!: UpstreamProcess;
@@ -98,6 +100,7 @@ export class LocalCluster implements Driver {
       'config.openaiBaseUrl': `http://${hostIp}:${upstreamPort}/v1`,
     });
     this.spec = rolloutSpec(this.chart.deployment);
+    this.desired = this.spec.replicas;
     const env = this.podEnv('probe');
     this.timings = timingsOf(this.spec, env);
     this.log(
@@ -113,7 +116,7 @@ export class LocalCluster implements Driver {
     this.newRevision();
     this.loop = setInterval(() => this.reconcile(), 100);
     this.loop.unref();
-    await this.waitFor(() => this.complete() && this.lb.currentEndpoints().length === this.spec.replicas, 120_000, 'initial pods ready');
+    await this.waitFor(() => this.complete() && this.lb.currentEndpoints().length === this.desired, 120_000, 'initial pods ready');
     this.log(`pods ready: ${this.live().map((p) => p.name).join(', ')}`);
   }
 
@@ -190,7 +193,8 @@ export class LocalCluster implements Driver {
 
   /** The ReplicaSets and the deployment controller's rolling update, in one loop. */
   private reconcile(): void {
-    const { replicas, maxSurge, maxUnavailable } = this.spec;
+    const { maxSurge, maxUnavailable } = this.spec;
+    const replicas = this.desired;
     // A pod that died on its own is gone: the ReplicaSet replaces it.
     for (const p of this.all) {
       if (!p.alive && !p.deleting) {
@@ -201,6 +205,16 @@ export class LocalCluster implements Driver {
     const live = this.live();
     const current = live.filter((p) => this.podRevision.get(p) === this.revision);
     const old = live.filter((p) => this.podRevision.get(p) !== this.revision);
+    if (old.length === 0 && current.length > replicas) {
+      // Scale-down: the ReplicaSet deletes its surplus pods gracefully, the ones not ready first,
+      // then the newest (the controller's ranking of pods to delete), each with the pod's own
+      // grace period and preStop, exactly like a rollout's deletions.
+      const surplus = [...current]
+        .sort((a, b) => Number(a.ready) - Number(b.ready) || b.createdAt - a.createdAt)
+        .slice(0, current.length - replicas);
+      for (const p of surplus) void p.delete(this.spec.graceSeconds, this.spec.preStopSeconds);
+      return;
+    }
     let total = live.length;
     let fresh = current.length;
     while (fresh < replicas && (old.length === 0 ? true : total < replicas + maxSurge)) {
@@ -224,7 +238,7 @@ export class LocalCluster implements Driver {
 
   private complete(): boolean {
     const live = this.live();
-    return live.length === this.spec.replicas && live.every((p) => p.ready && this.podRevision.get(p) === this.revision);
+    return live.length === this.desired && live.every((p) => p.ready && this.podRevision.get(p) === this.revision);
   }
 
   private async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -243,6 +257,12 @@ export class LocalCluster implements Driver {
     this.newRevision();
     this.record({ at: Date.now(), kind: 'rollout-restart', detail: `revision ${this.revision}` });
     await this.waitFor(() => this.complete(), 180_000, `rollout to revision ${this.revision}`);
+  }
+
+  async scaleTo(replicas: number): Promise<void> {
+    this.record({ at: Date.now(), kind: 'scale', detail: `${this.desired} → ${replicas} replicas` });
+    this.desired = replicas;
+    await this.waitFor(() => this.complete() && this.all.every((p) => !p.deleting || !p.alive), 180_000, `${replicas} replicas`);
   }
 
   async killPod(): Promise<string> {

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManagedChild } from './child.js';
+import { RULES_PATH } from '../../dashboards/alerts.js';
 import { freePort } from '../../testkit/postgres.js';
+import { ROOT } from '../../testkit/service.js';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -14,7 +16,9 @@ export interface ScrapeTarget {
 /**
  * A real Prometheus scraping every replica's admin port each second. Targets come from a
  * file_sd file the harness rewrites as pods come and go (Prometheus watches it), the way
- * Kubernetes service discovery would follow pods.
+ * Kubernetes service discovery would follow pods. It evaluates the chart's alert rules (the
+ * generated helm/lastcall/rules/lastcall-alerts.yaml, the same file the PrometheusRule carries)
+ * every second, so the scenario can tell which alerts each case fired.
  */
 export class LocalPrometheus extends ManagedChild {
   private constructor(
@@ -37,6 +41,8 @@ export class LocalPrometheus extends ManagedChild {
         '  scrape_interval: 1s',
         '  scrape_timeout: 900ms',
         '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${JSON.stringify(path.join(ROOT, RULES_PATH))}`,
         'scrape_configs:',
         '  - job_name: lastcall',
         '    file_sd_configs:',

@@ -66,11 +66,17 @@ export interface Driver {
   rolloutRestart(): Promise<void>;
   /** Kills one serving pod without a grace period (SIGKILL); resolves with its name. */
   killPod(): Promise<string>;
+  /**
+   * Sets the Deployment's replica count (`kubectl scale`): surplus pods are deleted gracefully,
+   * as a ReplicaSet scale-down does (and as an autoscaler's does); resolves once exactly
+   * `replicas` pods are ready and none is terminating.
+   */
+  scaleTo(replicas: number): Promise<void>;
   /** Restarts the database under the running service. */
   restartDatabase?(): Promise<void>;
   /** Switches the upstream's injected faults on or off. */
   setUpstreamFaults?(faults: UpstreamFaults): Promise<void>;
-  /** Resolves once the Deployment has `replicas` ready pods and none terminating. */
+  /** Resolves once the Deployment has its desired number of ready pods and none terminating. */
   settle(): Promise<void>;
   pods(): Promise<PodView[]>;
   /** Every pod that ended since the driver started. */

@@ -66,3 +66,66 @@ export async function prometheusFindings(url: string, from: number, to: number):
     emptyDashboardQueries,
   };
 }
+
+/** One alert of the chart's rules (helm/lastcall/rules/lastcall-alerts.yaml) seen during a case. */
+export interface AlertSeen {
+  readonly alertname: string;
+  /** The alert's labels other than alertname, alertstate and severity (e.g. replica, kind). */
+  readonly labels: Record<string, string>;
+  readonly severity: string | undefined;
+  /** Epoch ms it became active (pending or firing): ALERTS_FOR_STATE, else its first sample. */
+  readonly activeAt: number;
+  /** Epoch ms of the first and last evaluation it was firing in the range; undefined: only pending. */
+  readonly firingFrom: number | undefined;
+  readonly firingTo: number | undefined;
+  /** It was already active before the range began (fired by an earlier case, still in its window). */
+  readonly carriedOver: boolean;
+}
+
+const ALERT_META = new Set(['__name__', 'alertname', 'alertstate', 'severity']);
+const labelKey = (m: Record<string, string>) =>
+  JSON.stringify(Object.entries(m).filter(([k]) => !ALERT_META.has(k)).sort(([a], [b]) => a.localeCompare(b)));
+
+/**
+ * The alerts Prometheus had pending or firing over [from, to] (ALERTS, evaluated every second by
+ * the local harness' Prometheus), with when each became active (ALERTS_FOR_STATE).
+ */
+export async function alertsDuring(url: string, from: number, to: number): Promise<AlertSeen[]> {
+  const range = { start: String(from / 1000), end: String(to / 1000), step: '1s' };
+  const states = await query(url, '/api/v1/query_range', { query: 'ALERTS', ...range });
+  const forState = await query(url, '/api/v1/query_range', { query: 'ALERTS_FOR_STATE', ...range });
+  const activeAt = new Map<string, number>();
+  for (const r of forState) {
+    const key = `${r.metric.alertname}${labelKey(r.metric)}`;
+    const min = Math.min(...(r.values ?? []).map(([, v]) => Number(v) * 1000));
+    if (Number.isFinite(min)) activeAt.set(key, Math.min(activeAt.get(key) ?? Infinity, min));
+  }
+  const seen = new Map<string, { alertname: string; labels: Record<string, string>; severity?: string; first: number; firing: number[] }>();
+  for (const r of states) {
+    const key = `${r.metric.alertname}${labelKey(r.metric)}`;
+    const times = (r.values ?? []).filter(([, v]) => Number(v) === 1).map(([t]) => t * 1000);
+    if (times.length === 0) continue;
+    const e = seen.get(key) ?? {
+      alertname: r.metric.alertname!,
+      labels: Object.fromEntries(Object.entries(r.metric).filter(([k]) => !ALERT_META.has(k))),
+      severity: r.metric.severity,
+      first: Infinity,
+      firing: [],
+    };
+    e.first = Math.min(e.first, ...times);
+    if (r.metric.alertstate === 'firing') e.firing.push(...times);
+    seen.set(key, e);
+  }
+  return [...seen.entries()].map(([key, e]) => {
+    const since = activeAt.get(key) ?? e.first;
+    return {
+      alertname: e.alertname,
+      labels: e.labels,
+      severity: e.severity,
+      activeAt: since,
+      firingFrom: e.firing.length ? Math.min(...e.firing) : undefined,
+      firingTo: e.firing.length ? Math.max(...e.firing) : undefined,
+      carriedOver: since < from,
+    };
+  });
+}

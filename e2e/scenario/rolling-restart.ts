@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Driver, Termination } from './driver.js';
-import { prometheusFindings, type PrometheusFindings } from './prometheus.js';
+import { alertsDuring, prometheusFindings, type AlertSeen, type PrometheusFindings } from './prometheus.js';
 import { EmbeddingLoad, StreamLoad, TaskLoad, type StreamRecord, type TaskRecord } from './traffic.js';
 
 /**
@@ -27,6 +27,16 @@ export interface CaseResult {
   readonly tasks: TaskRecord[];
   readonly terminations: Termination[];
   readonly prometheus?: PrometheusFindings;
+  /** The chart's alerts Prometheus had pending or firing during the case (drivers with Prometheus). */
+  readonly alerts?: AlertSeen[];
+}
+
+/** What a case promises about the chart's alerts (helm/lastcall/rules/lastcall-alerts.yaml). */
+interface AlertExpectation {
+  /** No alert may start firing during the case (a clean rollout or scale-down is silent). */
+  readonly none?: boolean;
+  /** These alerts must fire during the case. */
+  readonly fire?: readonly string[];
 }
 
 interface ScenarioCase {
@@ -36,6 +46,7 @@ interface ScenarioCase {
   readonly platformErrorsExpected?: boolean;
   /** Drivers that cannot inject this fault skip the case. */
   readonly needs?: (d: Driver) => boolean;
+  readonly alerts?: AlertExpectation;
   run(d: Driver, o: ScenarioOptions, tag: string): Promise<Omit<CaseResult, 'name' | 'startedAt' | 'endedAt' | 'terminations'>>;
 }
 
@@ -95,9 +106,15 @@ function terminationFailures(ts: readonly Termination[]): string[] {
 
 /** How long terminated pods took from SIGTERM (after preStop) to exit, against their budget. */
 function exitFacts(ts: readonly Termination[], d: Driver): Record<string, number> {
-  const exits = ts.filter((t) => t.cause === 'delete').map((t) => t.finishedAt - t.deletedAt - d.timings.preStopSeconds * 1000);
+  const deleted = ts.filter((t) => t.cause === 'delete');
+  const exits = deleted.map((t) => t.finishedAt - t.deletedAt - d.timings.preStopSeconds * 1000);
   if (exits.length === 0) return {};
-  return { podsTerminated: exits.length, maxSigtermToExitMs: Math.max(...exits), drainBudgetMs: d.timings.drainBudgetSeconds * 1000 };
+  return {
+    podsTerminated: exits.length,
+    podsExited0: deleted.filter((t) => t.exitCode === 0 && !t.killedAtDeadline).length,
+    maxSigtermToExitMs: Math.max(...exits),
+    drainBudgetMs: d.timings.drainBudgetSeconds * 1000,
+  };
 }
 
 function serviceFailures(d: Driver, before: { failed: number; cut: number } | undefined): string[] {
@@ -131,6 +148,7 @@ async function waitForScrape(d: Driver): Promise<void> {
 
 const rollingRestarts: ScenarioCase = {
   name: 'streams, tasks and embeddings through the Service survive consecutive rolling restarts with no client noticing',
+  alerts: { none: true },
   async run(d, o, tag) {
     const { minTokens, maxTokens } = streamTokens(d);
     const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: o.streams, minTokens, maxTokens });
@@ -171,6 +189,42 @@ const rollingRestarts: ScenarioCase = {
   },
 };
 
+const scaleDown: ScenarioCase = {
+  name: 'scale down 3 → 1 under load loses no stream: the removed replicas drain and hand off like at any SIGTERM',
+  alerts: { none: true },
+  async run(d, o, tag) {
+    const before = (await d.pods()).filter((p) => !p.terminating).length;
+    const { minTokens, maxTokens } = streamTokens(d);
+    const concurrency = Math.max(10, Math.round(o.streams / 4));
+    // Streams up to four drain budgets long: the removed replicas must hand most of theirs off.
+    const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency, minTokens: Math.max(minTokens, Math.round(maxTokens / 2)), maxTokens });
+    const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
+    const batch = streams.runBatch(concurrency * 2);
+    await tasks.submit(Math.max(5, Math.round(o.tasks / 5)));
+    await sleep(d.timings.drainBudgetSeconds * 500);
+    const t = Date.now();
+    await d.scaleTo(1);
+    o.progress(`scaled ${before} → 1 in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open`);
+    await batch;
+    const failures = [...streamFailures(streams.records), ...(await taskFailures(d, tasks, 120_000))];
+    // Put the replicas back for the cases that follow.
+    await d.scaleTo(before);
+    await d.settle();
+    await waitForScrape(d);
+    const facts = {
+      ...streamFacts(streams.records, d),
+      lost: streams.records.filter((r) => r.failure !== undefined || r.errorEvent !== undefined).length,
+      tasks: tasks.records.length,
+      scaledFrom: before,
+      scaledTo: 1,
+      restoredTo: before,
+    };
+    if (before < 2) failures.push(`the Deployment had ${before} replica(s): nothing to scale down`);
+    if (facts.streamsHandedOff === 0) failures.push('no stream was handed off by the replicas scaled away: the case did not test the drain');
+    return { failures, facts, streams: streams.records, tasks: tasks.records };
+  },
+};
+
 /** A batch of long streams and some tasks, with `fault` injected once they are under way. */
 async function faultCase(d: Driver, o: ScenarioOptions, tag: string, fault: () => Promise<string>) {
   const { maxTokens } = streamTokens(d);
@@ -191,6 +245,8 @@ const sigkill: ScenarioCase = {
   // Until the Service drops the dead pod's endpoint, it cuts its streams and refuses connections
   // to it: the race a real cluster has too. Cut streams must resume; refused requests are retried.
   platformErrorsExpected: true,
+  // The killed replica's tasks and stream generations are taken over once their lease expires.
+  alerts: { fire: ['LastcallLeaseExpired'] },
   async run(d, o, tag) {
     let victim = '';
     const r = await faultCase(d, o, tag, async () => {
@@ -253,7 +309,28 @@ const upstreamFaults: ScenarioCase = {
   },
 };
 
-export const CASES: readonly ScenarioCase[] = [rollingRestarts, sigkill, databaseRestart, upstreamFaults];
+export const CASES: readonly ScenarioCase[] = [rollingRestarts, scaleDown, sigkill, databaseRestart, upstreamFaults];
+
+/** The alerts seen during a case, checked against what the case promises. */
+async function alertCheck(d: Driver, c: ScenarioCase, from: number): Promise<{ alerts?: AlertSeen[]; facts: Record<string, unknown>; failures: string[] }> {
+  if (!d.prometheusUrl) return { facts: {}, failures: [] };
+  // Two evaluation intervals after the last scrape, so what the case caused has been evaluated.
+  await sleep(3_000);
+  const alerts = await alertsDuring(d.prometheusUrl, from, Date.now());
+  const describe = (a: AlertSeen) => [a.alertname, ...Object.entries(a.labels).filter(([k]) => k !== 'namespace' && k !== 'job').map(([k, v]) => `${k}=${v}`)].join(' ');
+  const fired = alerts.filter((a) => a.firingFrom !== undefined && !a.carriedOver);
+  const facts = {
+    alertsFired: fired.map(describe),
+    alertsPending: alerts.filter((a) => a.firingFrom === undefined && !a.carriedOver).map(describe),
+    alertsStillFiringFromEarlier: alerts.filter((a) => a.carriedOver && a.firingFrom !== undefined).map(describe),
+  };
+  const failures: string[] = [];
+  if (c.alerts?.none) for (const a of fired) failures.push(`alert ${describe(a)} fired (this case must fire none)`);
+  for (const name of c.alerts?.fire ?? []) {
+    if (!fired.some((a) => a.alertname === name)) failures.push(`alert ${name} did not fire`);
+  }
+  return { alerts, facts, failures };
+}
 
 export interface ScenarioReport {
   readonly driver: string;
@@ -281,8 +358,18 @@ export async function runScenario(d: Driver, o: ScenarioOptions, only?: string):
     const before = d.serviceErrors?.();
     const r = await c.run(d, o, `${tag}-${cases.length}`);
     const terminations = (await d.terminations()).filter((t) => t.deletedAt >= caseStart);
-    const failures = [...r.failures, ...terminationFailures(terminations), ...(c.platformErrorsExpected ? [] : serviceFailures(d, before))];
-    const result: CaseResult = { name: c.name, startedAt: caseStart, endedAt: Date.now(), terminations, ...r, facts: { ...r.facts, ...exitFacts(terminations, d) }, failures };
+    const alerts = await alertCheck(d, c, caseStart);
+    const failures = [...r.failures, ...terminationFailures(terminations), ...(c.platformErrorsExpected ? [] : serviceFailures(d, before)), ...alerts.failures];
+    const result: CaseResult = {
+      name: c.name,
+      startedAt: caseStart,
+      endedAt: Date.now(),
+      terminations,
+      ...r,
+      ...(alerts.alerts ? { alerts: alerts.alerts } : {}),
+      facts: { ...r.facts, ...exitFacts(terminations, d), ...alerts.facts },
+      failures,
+    };
     cases.push(result);
     o.progress(`${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(result.facts)}`);
     for (const f of failures) o.progress(`  ✗ ${f}`);

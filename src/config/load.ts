@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { computeBudget, type ShutdownBudget } from '../drain/budget.js';
 import { ConfigError } from '../errors/errors.js';
@@ -20,6 +21,26 @@ export interface Config {
   readonly embeddings: EmbeddingsConfig;
   readonly streams: StreamsConfig;
   readonly tasks: TasksConfig;
+  /** How long finished streams, responses and tasks are kept. */
+  readonly retention: { readonly hours: number };
+  /** OTLP/HTTP traces; undefined: tracing off. */
+  readonly tracing: { readonly endpoint: string | undefined };
+  /** True when the kubelet started this process. */
+  readonly inKubernetes: boolean;
+}
+
+/** One bearer key and the owner of what it creates. */
+export interface ApiKey {
+  readonly key: string;
+  /** `name:<name>` for a named key; `key:<digest>` for a bare one (the stored owner of earlier releases). */
+  readonly owner: string;
+}
+
+export interface AuthConfig {
+  readonly keys: readonly ApiKey[];
+  /** No keys and nobody chose an open API: refuse to start (set only inside Kubernetes). */
+  readonly allowAnonymous: boolean;
+  readonly allowKeyInQuery: boolean;
 }
 
 export interface ListenConfig {
@@ -34,14 +55,13 @@ export interface ShutdownConfig {
 }
 
 export interface HttpConfig extends ListenConfig {
+  readonly auth: AuthConfig;
   readonly maxBodyBytes: number;
   /** Time to receive a whole request. */
   readonly requestTimeoutMs: number;
   /** Time to receive a request's headers, and the longest a connection may sit without one. */
   readonly headersTimeoutMs: number;
   readonly maxConnections: number;
-  /** Bearer keys; empty leaves the API open. */
-  readonly apiKeys: readonly string[];
 }
 
 export interface DatabaseConfig {
@@ -61,11 +81,15 @@ export interface LlmConfig {
   readonly devTokensPerSecond: number;
   /** Upstream sockets: one per stream being generated plus task steps, so the stream cap (not this pool) limits. */
   readonly maxConnections: number;
+  /** How a takeover continues a stream with this upstream; undefined: the default for the upstream. */
+  readonly resumeMode: Env['LLM_RESUME_MODE'];
 }
 
 export interface EmbeddingsConfig {
   /** A transformers.js model folder; undefined uses the model shipped in @lastcall/embedding-model. */
   readonly modelDir: string | undefined;
+  /** Other model names (OpenAI's, say) the served model answers to. */
+  readonly aliases: readonly string[];
 }
 
 export interface StreamsConfig {
@@ -73,6 +97,8 @@ export interface StreamsConfig {
   readonly maxConcurrent: number;
   /** Lease of a generation before another replica may take it over. */
   readonly leaseSeconds: number;
+  /** `before-send`: a batch of tokens reaches clients only once its write committed. */
+  readonly persist: Env['STREAM_PERSIST'];
 }
 
 export interface TasksConfig {
@@ -91,17 +117,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const inKubernetes = e.KUBERNETES_SERVICE_HOST !== undefined;
   const budget = computeBudget({
     gracePeriodSeconds: e.TERMINATION_GRACE_PERIOD_SECONDS,
     preStopSeconds: e.PRESTOP_SLEEP_SECONDS,
     safetyMarginSeconds: e.SHUTDOWN_SAFETY_MARGIN_SECONDS,
-    endpointPropagationSeconds: e.ENDPOINT_PROPAGATION_SECONDS ?? (e.PRESTOP_SLEEP_SECONDS > 0 ? 0 : 5),
+    // Load balancers need time to notice a pod leaving, unless the preStop sleep gave it; outside
+    // Kubernetes nothing has to notice, so Ctrl-C does not wait.
+    endpointPropagationSeconds: e.ENDPOINT_PROPAGATION_SECONDS ?? (e.PRESTOP_SLEEP_SECONDS > 0 || !inKubernetes ? 0 : 5),
     finalScrapeWaitSeconds: e.FINAL_SCRAPE_WAIT_SECONDS,
   });
-  const apiKeys = (e.API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
+  const keys = parseApiKeys(e.API_KEYS);
+  if (keys.length === 0 && inKubernetes && !e.ALLOW_ANONYMOUS) {
+    throw new ConfigError('API_KEYS is unset: inside Kubernetes the API refuses to start open to anyone; set API_KEYS, or ALLOW_ANONYMOUS=true to choose an open API');
+  }
   return Object.freeze({
     replica: e.REPLICA_ID ?? os.hostname(),
     logLevel: e.LOG_LEVEL,
@@ -114,7 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       headersTimeoutMs: Math.min(10, e.REQUEST_TIMEOUT_SECONDS) * 1000,
       maxConnections: e.MAX_CONNECTIONS,
-      apiKeys,
+      auth: { keys, allowAnonymous: e.ALLOW_ANONYMOUS || (!inKubernetes && keys.length === 0), allowKeyInQuery: e.ALLOW_KEY_IN_QUERY },
     },
     database: {
       url: e.DATABASE_URL,
@@ -129,10 +158,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       model: e.LLM_MODEL,
       devTokensPerSecond: e.DEV_UPSTREAM_TOKENS_PER_SECOND,
       maxConnections: e.MAX_CONCURRENT_STREAMS + e.TASK_WORKER_CONCURRENCY * 2 + 16,
+      resumeMode: e.LLM_RESUME_MODE,
     },
-    embeddings: { modelDir: e.EMBEDDING_MODEL_DIR },
+    embeddings: { modelDir: e.EMBEDDING_MODEL_DIR, aliases: list(e.EMBEDDING_MODEL_ALIASES) },
     // One lease length for every leased thing: a task and a stream's generation.
-    streams: { maxConcurrent: e.MAX_CONCURRENT_STREAMS, leaseSeconds: e.TASK_LEASE_SECONDS },
+    streams: { maxConcurrent: e.MAX_CONCURRENT_STREAMS, leaseSeconds: e.TASK_LEASE_SECONDS, persist: e.STREAM_PERSIST },
     tasks: { leaseSeconds: e.TASK_LEASE_SECONDS, concurrency: e.TASK_WORKER_CONCURRENCY, maxEventStreams: e.MAX_CONCURRENT_STREAMS },
+    retention: { hours: e.RETENTION_HOURS },
+    tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
+    inKubernetes,
+  });
+}
+
+/** The first key of API_KEYS, for a client started with the service's environment (the chart's `helm test`). */
+export function firstApiKey(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return parseApiKeys(env.API_KEYS)[0]?.key;
+}
+
+/** Shortest key accepted: about 140 bits if random base64, far past guessing over HTTP. */
+export const MIN_KEY_CHARS = 24;
+const NAMED = /^([A-Za-z0-9_.-]{1,64}):(.+)$/;
+
+const list = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `name:key` or a bare key per entry; problems name the entry's position, never the key. */
+export function parseApiKeys(raw: string | undefined): ApiKey[] {
+  const names = new Set<string>();
+  return list(raw).map((entry, i) => {
+    const named = NAMED.exec(entry);
+    const key = named ? named[2]! : entry;
+    if (key.length < MIN_KEY_CHARS) {
+      throw new ConfigError(`API_KEYS: key ${i + 1} has ${key.length} characters; at least ${MIN_KEY_CHARS}`);
+    }
+    if (!named) return { key, owner: `key:${createHash('sha256').update(key).digest('hex').slice(0, 16)}` };
+    const name = named[1]!;
+    if (names.has(name)) throw new ConfigError(`API_KEYS: the name ${name} is given twice; rotate by replacing the key under one name`);
+    names.add(name);
+    return { key, owner: `name:${name}` };
   });
 }

@@ -14,6 +14,11 @@ const optionalString = z
   .optional()
   .transform((s) => (s ? s : undefined));
 
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
 export const envSchema = z.object({
   /** Public API and demo page. */
   PORT: port.default(8080),
@@ -58,8 +63,18 @@ export const envSchema = z.object({
   DEV_UPSTREAM_TOKENS_PER_SECOND: z.coerce.number().finite().min(0.1).max(100000).default(50),
   /** Lease of a running task or stream generation before another replica may take it. */
   TASK_LEASE_SECONDS: seconds(2, 600).default(15),
-  /** Comma-separated bearer keys; unset leaves the API open (logged as a warning). */
+  /**
+   * Comma-separated bearer keys, each `name:key` (the name owns what the key creates, so a key can
+   * be rotated under the same name) or a bare key (owned by a digest of the key, as before).
+   * Unset leaves the API open: outside Kubernetes with a warning, inside only with ALLOW_ANONYMOUS.
+   */
   API_KEYS: optionalString,
+  /** Inside Kubernetes the API refuses to start without API_KEYS unless this is true. */
+  ALLOW_ANONYMOUS: flag,
+  /** Accept the bearer key as `?key=` on stream URLs (it ends up in logs and history); prefer stream tickets. */
+  ALLOW_KEY_IN_QUERY: flag,
+  /** Set by the kubelet in every pod: tells a cluster from a laptop. */
+  KUBERNETES_SERVICE_HOST: optionalString,
   /** Streams generated at once by this replica; beyond it 429 + Retry-After. */
   MAX_CONCURRENT_STREAMS: positiveInt(100000).default(256),
   /**
@@ -77,6 +92,21 @@ export const envSchema = z.object({
   TERMINATION_MESSAGE_PATH: z.string().min(1).default('/dev/termination-log'),
   /** Tasks this replica runs at once. */
   TASK_WORKER_CONCURRENCY: positiveInt(256).default(4),
+  /**
+   * How a replica continues a stream another replica was generating: `responses` (re-attach to
+   * the upstream's background response), `vllm`, `prefix` or `trailing` (the upstream continues
+   * the persisted answer), `restart` (regenerate, `reset` at the first difference); unset: the
+   * app's default for its upstream.
+   */
+  LLM_RESUME_MODE: optionalString.pipe(z.enum(['responses', 'vllm', 'prefix', 'trailing', 'restart']).optional()),
+  /** `before-send`: no token reaches a client before its batch is committed (closes the SIGKILL seam). */
+  STREAM_PERSIST: z.enum(['after-send', 'before-send']).default('after-send'),
+  /** Comma-separated OpenAI model names answered by the served embedding model. */
+  EMBEDDING_MODEL_ALIASES: optionalString,
+  /** How long finished streams, responses and tasks are kept. */
+  RETENTION_HOURS: z.coerce.number().finite().min(1).max(8760).default(24),
+  /** OTLP/HTTP collector for traces; unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -47,7 +47,7 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.use(intake(drain, metrics));
 
   const api = mountedRouter('/v1', [
-    bearerAuth(config.apiKeys, metrics),
+    bearerAuth(config.auth, metrics),
     jsonOnly,
     express.json({ limit: config.maxBodyBytes, strict: true }),
   ]);

@@ -6,8 +6,9 @@ import { route } from '../http/routes.js';
  * `GET /v1/streams/:id`. Surviving a replica restart takes no code here: at handoff the server
  * sends `end` and closes, the EventSource reconnects by itself (after the `retry:` delay) with
  * `Last-Event-ID`, and whichever replica answers replays what was missed and continues.
- * With API_KEYS set, open the page as `/?key=<key>`: the key goes in the POST's Authorization
- * header and, since EventSource cannot send headers, as `?key=` on the stream URL.
+ * With API_KEYS set, type the key into the page: it stays in this tab's sessionStorage and goes
+ * only in the POST's Authorization header. EventSource cannot send headers, so the stream URL
+ * carries the stream's short-lived ticket from the POST's answer instead — never the key.
  */
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -28,12 +29,15 @@ const PAGE = `<!doctype html>
 <form id="ask">
   <textarea id="prompt" name="prompt" required>Explain how a pod drains before it is replaced.</textarea>
   <label>max tokens <input id="max" name="max" type="number" min="1" max="4096" value="400"></label>
+  <label>API key <input id="key" name="key" type="password" autocomplete="off" placeholder="only if API_KEYS is set"></label>
   <button type="submit">Ask</button>
 </form>
 <p id="status" data-state="idle">idle</p>
 <div id="out"></div>
 <script>
-const key = new URLSearchParams(location.search).get('key');
+const keyInput = document.getElementById('key');
+keyInput.value = sessionStorage.getItem('lastcall-key') || '';
+keyInput.addEventListener('change', () => sessionStorage.setItem('lastcall-key', keyInput.value));
 const out = document.getElementById('out');
 const statusLine = document.getElementById('status');
 const setStatus = (state, text) => { statusLine.dataset.state = state; statusLine.textContent = text; };
@@ -42,7 +46,7 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
   e.preventDefault();
   out.textContent = '';
   const headers = { 'Content-Type': 'application/json' };
-  if (key) headers.Authorization = 'Bearer ' + key;
+  if (keyInput.value) headers.Authorization = 'Bearer ' + keyInput.value;
   const post = new AbortController();
   const res = await fetch('/v1/chat/stream', {
     method: 'POST',
@@ -55,7 +59,8 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
   });
   if (!res.ok) return setStatus('error', 'refused: ' + res.status + ' ' + (await res.text()));
   const id = res.headers.get('Lastcall-Stream-Id');
-  const url = '/v1/streams/' + encodeURIComponent(id) + '?after=0' + (key ? '&key=' + encodeURIComponent(key) : '');
+  const ticket = res.headers.get('Lastcall-Stream-Ticket');
+  const url = '/v1/streams/' + encodeURIComponent(id) + '?after=0' + (ticket ? '&ticket=' + encodeURIComponent(ticket) : '');
   const source = new EventSource(url);
   // The stream now has a second client; dropping the POST's copy does not stop the generation.
   source.onopen = () => { post.abort(); setStatus('streaming', 'streaming ' + id); };

@@ -14,7 +14,7 @@ import { Quiescence } from '../time/quiescence.js';
 import { Admission } from './admission.js';
 import { follow, type FollowContext } from './follow.js';
 import { Generation, type GenerationDeps } from './generation.js';
-import { newStreamId, type ChatRequest } from './protocol.js';
+import type { ChatRequest } from './protocol.js';
 import { SseSink } from './sink.js';
 import { StreamStore, type StreamRow } from './store.js';
 import { BatchWriter } from './writer.js';
@@ -78,10 +78,10 @@ export class StreamManager implements FollowContext {
   }
 
   /** POST /v1/chat/stream: a new stream generated here, sent to `res`. */
-  async start(owner: Owner, request: ChatRequest, res: Response): Promise<void> {
+  async start(owner: Owner, request: ChatRequest, res: Response, id: string): Promise<void> {
     this.admission.checkClientRoom();
     this.admission.checkGenerationRoom();
-    const lease = await this.admission.reserve(() => this.store.create(newStreamId(), owner, request));
+    const lease = await this.admission.reserve(() => this.store.create(id, owner, request));
     if (requestSignal(res).aborted) {
       // The client left while the row was written: generate nothing; a later GET may still resume
       // it. A release that fails leaves the lease to expire after its TTL, as after a crash.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { streamChat } from '../client/index.js';
+import { firstApiKey } from '../config/load.js';
 
 /**
  * `node dist/tools/smoke.js --url http://host:8080`: the chart's `helm test`. Streams one chat to
@@ -13,7 +14,7 @@ if (!values.url) {
   process.exit(2);
 }
 const baseUrl = values.url.replace(/\/$/, '');
-const apiKey = process.env.API_KEYS?.split(',')[0]?.trim() || undefined;
+const apiKey = firstApiKey();
 const signal = AbortSignal.timeout(Number(values.timeout) * 1000);
 const say = (check: string, ok: boolean, detail: unknown) => process.stdout.write(`${JSON.stringify({ check, ok, detail })}\n`);
 

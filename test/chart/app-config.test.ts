@@ -9,8 +9,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { envSchema } from '../../src/config/schema.js';
 import { CI_VALUES, find, podSpec, render, renderError, type K8sObject } from './helm.js';
 
-/** Variables the chart sets for other readers than the app's schema. */
-const NOT_FOR_THE_APP = new Set(['PGPASSWORD']);
+/**
+ * Variables the chart sets for other readers than the app's schema: node-postgres' PGPASSWORD,
+ * the OpenTelemetry SDK's OTEL_SERVICE_NAME.
+ */
+const NOT_FOR_THE_APP = new Set(['PGPASSWORD', 'OTEL_SERVICE_NAME']);
 
 /** Stand-ins for what the kubelet would resolve from Secrets and the downward API. */
 function resolveRef(name: string): string {
@@ -18,7 +21,7 @@ function resolveRef(name: string): string {
     case 'DATABASE_URL':
       return 'postgresql://lastcall:secret@db:5432/lastcall';
     case 'API_KEYS':
-      return 'key-1,key-2';
+      return 'first:key-1-0123456789abcdefghij,second:key-2-0123456789abcdefghij';
     case 'OPENAI_API_KEY':
       return 'sk-test';
     case 'PGPASSWORD':
@@ -51,6 +54,19 @@ const scenarios: [string, Parameters<typeof render>[0]][] = [
   ...CI_VALUES.map(([s, f]): [string, Parameters<typeof render>[0]] => [`ci/${s}`, { files: [f] }]),
   ['API keys and an OpenAI key in the chart Secret', { setJson: { 'secret.apiKeys': ['a', 'b'] }, set: { 'secret.openaiApiKey': 'sk', 'config.openaiBaseUrl': 'https://api.example.com/v1' } }],
   ['external database URL', { set: { 'database.url': 'postgresql://u:p@db:5432/x', replicaCount: 2 } }],
+  [
+    'resume mode, persistence, aliases, retention and tracing',
+    {
+      set: {
+        'config.llmResumeMode': 'vllm',
+        'config.streamPersist': 'before-send',
+        'config.retentionHours': 48,
+        'tracing.otlpEndpoint': 'http://otel-collector.observability:4318',
+        'auth.allowKeyInQuery': true,
+      },
+      setJson: { 'config.embeddingModelAliases': ['text-embedding-3-small', 'text-embedding-ada-002'] },
+    },
+  ],
 ];
 
 describe('the app accepts what the chart renders', () => {
@@ -70,6 +86,14 @@ describe('the app accepts what the chart renders', () => {
       const pod = podSpec(find(render(opts), 'Deployment'));
       expect(config.shutdown.budget.gracePeriodSeconds).toBe(pod.terminationGracePeriodSeconds);
       if (env.DATABASE_URL) expect(config.database.url).toMatch(/^postgres(ql)?:\/\//);
+      // What the chart renders is what the app reads.
+      expect(config.streams.persist).toBe(env.STREAM_PERSIST);
+      expect(config.retention.hours).toBe(Number(env.RETENTION_HOURS));
+      expect(config.llm.resumeMode).toBe(env.LLM_RESUME_MODE || undefined);
+      expect(config.embeddings.aliases.join(',')).toBe(env.EMBEDDING_MODEL_ALIASES ?? '');
+      expect(config.tracing.endpoint).toBe(env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined);
+      expect(config.http.auth.allowAnonymous).toBe(env.ALLOW_ANONYMOUS === 'true' || !env.API_KEYS);
+      expect(config.http.auth.allowKeyInQuery).toBe(env.ALLOW_KEY_IN_QUERY === 'true');
     });
   }
 

@@ -24,9 +24,10 @@ const known = (n: string): boolean =>
   KNOWN_METRICS.has(n) || KNOWN_METRICS.has(n.replace(/_(bucket|sum|count)$/, ''));
 
 describe('Grafana dashboard', () => {
-  it('the committed JSON equals a fresh generation (run `make dashboard` if this fails)', () => {
-    const committed = readFileSync(join(ROOT, DASHBOARD_JSON_PATH), 'utf8');
-    expect(committed === dashboardJson(), `${DASHBOARD_JSON_PATH} is stale: run make dashboard`).toBe(true);
+  // That the committed JSON equals a fresh generation: test/chart/generated.test.ts.
+  it('parses as the dashboard the chart ships', () => {
+    const committed = JSON.parse(readFileSync(join(ROOT, DASHBOARD_JSON_PATH), 'utf8')) as { uid: string };
+    expect(committed.uid).toBe(DASHBOARD_UID);
   });
 
   it('has the fixed uid, a ${datasource} Prometheus variable, and says it is generated', () => {

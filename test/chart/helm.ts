@@ -50,7 +50,15 @@ export interface RenderOptions {
   kubeVersion?: string;
   release?: string;
   namespace?: string;
+  /**
+   * The chart fails closed: it refuses to render without API keys unless auth.allowAnonymous.
+   * Renders with no values file that mention neither add `auth.allowAnonymous=true`, so tests
+   * about something else render an open API on purpose; `strictAuth: true` turns that off.
+   */
+  strictAuth?: boolean;
 }
+
+const AUTH_KEYS = ['secret.apiKeys', 'secret.existingSecret', 'auth.allowAnonymous'];
 
 export function templateArgs(o: RenderOptions = {}): string[] {
   const args = [
@@ -63,6 +71,8 @@ export function templateArgs(o: RenderOptions = {}): string[] {
     o.kubeVersion ?? '1.31.0',
   ];
   for (const f of o.files ?? []) args.push('-f', f);
+  const mentioned = [...Object.keys(o.set ?? {}), ...Object.keys(o.setJson ?? {})];
+  if (!o.strictAuth && !o.files?.length && !mentioned.some((k) => AUTH_KEYS.includes(k))) args.push('--set', 'auth.allowAnonymous=true');
   for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
   for (const [k, v] of Object.entries(o.setJson ?? {})) args.push('--set-json', `${k}=${JSON.stringify(v)}`);
   return args;

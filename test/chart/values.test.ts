@@ -202,7 +202,7 @@ describe('validateValues', () => {
 });
 
 describe('rendered configuration', () => {
-  it('defaults: embedded PGlite in an emptyDir, open API, no Secret', () => {
+  it('defaults (with auth.allowAnonymous): embedded PGlite in an emptyDir, open API, no Secret', () => {
     const objs = render();
     const c = container(objs);
     expect(envValue(c, 'DATA_DIR')).toBe('/var/lib/lastcall');
@@ -276,6 +276,15 @@ describe('rendered configuration', () => {
     expect(podSpec(find(objs, 'Deployment')).volumes?.map((v) => v.name)).toEqual(['tmp']);
   });
 
+  it('image digests win over tags, for lastcall and the bundled PostgreSQL', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const objs = render({ set: { 'image.digest': digest, 'postgresql.enabled': true, 'postgresql.auth.password': 'pw', 'postgresql.image.digest': digest } });
+    expect(container(objs).image).toBe(`ghcr.io/lastcall/lastcall@${digest}`);
+    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+    expect(sts.spec.template.spec.containers[0]!.image).toBe(`pgvector/pgvector@${digest}`);
+    expect(renderError({ set: { 'postgresql.image.digest': 'sha256:nope' } })).toMatch(/digest/);
+  });
+
   it('external database: URL in the chart Secret, or from an existing Secret', () => {
     let objs = render({ set: { 'database.url': 'postgresql://u:p@db:5432/x' } });
     expect(envMap(container(objs)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'lc-lastcall', key: 'DATABASE_URL' });
@@ -292,7 +301,8 @@ describe('rendered configuration', () => {
     expect(Buffer.from(secret.data.OPENAI_API_KEY!, 'base64').toString()).toBe('sk');
     objs = render({ set: { 'secret.existingSecret': 'keys' } });
     const env = envMap(container(objs));
-    expect(env.get('API_KEYS')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'API_KEYS', optional: true });
+    // Fail closed: without auth.allowAnonymous a Secret lacking API_KEYS keeps the pod from starting.
+    expect(env.get('API_KEYS')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'API_KEYS', optional: false });
     expect(env.get('OPENAI_API_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'OPENAI_API_KEY', optional: true });
     // The helm test pod gets the same key so the smoke test can authenticate.
     const smoke = find(objs, 'Pod', '-smoke') as unknown as { spec: { containers: Container[] } };
@@ -309,7 +319,7 @@ describe('rendered configuration', () => {
   });
 
   it('names stay within 63 characters', () => {
-    const set = { 'postgresql.enabled': true, 'postgresql.auth.password': 'p', 'metrics.serviceMonitor.enabled': true, 'networkPolicy.enabled': true };
+    const set = { 'postgresql.enabled': true, 'postgresql.auth.password': 'p', 'metrics.serviceMonitor.enabled': true, 'networkPolicy.enabled': true, 'networkPolicy.allowApiFromAnywhere': true, 'metrics.prometheusRule.enabled': true };
     const longRelease = 'a-very-long-release-name-that-goes-on-and-on-for-eve'; // helm's limit: 53
     for (const objs of [
       render({ release: longRelease, set }),

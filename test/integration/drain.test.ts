@@ -212,14 +212,14 @@ describe('public API errors', () => {
   });
 
   it('requires a known bearer key when API_KEYS is set', async () => {
-    const svc = await service({ API_KEYS: 'k-one,k-two' });
+    const svc = await service({ API_KEYS: 'k-one-0123456789abcdefghij,k-two-0123456789abcdefghij' });
     // Auth runs once a route matched (so the request is counted under its route).
     const r = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`);
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
     expect(await r.json()).toMatchObject({ error: { code: 'unauthorized' } });
-    const ok = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { authorization: 'Bearer k-two' } });
+    const ok = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { authorization: 'Bearer k-two-0123456789abcdefghij' } });
     expect(ok.status).toBe(404);
-    expect(svc.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/k-one|k-two/);
+    expect(svc.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/k-one-|k-two-/);
   });
 });

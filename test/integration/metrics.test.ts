@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ALERTS, alertExpr } from '../../dashboards/alerts.js';
 import { dashboardQueries } from '../../dashboards/lastcall.js';
 import { metricNames } from '../../dashboards/promql.js';
 import { streamChat } from '../../src/client/index.js';
@@ -15,7 +16,7 @@ describe('metrics a live replica exports', () => {
   let svc: ServiceProcess | undefined;
   afterAll(() => svc?.kill('SIGKILL'));
 
-  it('include every metric the Grafana dashboard queries, and the contract’s list', async () => {
+  it('include every metric the Grafana dashboard and the alert rules query, and the contract’s list', async () => {
     svc = await startService();
     await streamChat(svc.url, { messages: [{ role: 'user', content: 'metrics' }], max_tokens: 4 });
     const families = exportedFamilies(await (await fetch(`${svc.adminUrl}/metrics`)).text());
@@ -25,6 +26,9 @@ describe('metrics a live replica exports', () => {
         const family = families.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
         if (!families.has(family)) missing.push(`${q.title}: ${name}`);
       }
+    }
+    for (const a of ALERTS) {
+      for (const name of metricNames(alertExpr(a))) if (!families.has(name)) missing.push(`alert ${a.name}: ${name}`);
     }
     expect(missing).toEqual([]);
     for (const name of Object.values(METRICS)) expect(families.has(name), name).toBe(true);

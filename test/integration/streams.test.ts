@@ -1,13 +1,17 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resumeStream, streamChat } from '../../src/client/index.js';
+import { issueTicket } from '../../src/http/tickets.js';
 import { plan } from '../../src/upstream/text.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 type ErrorBody = { error: { code: string } };
-const KEY = 'key-one';
-const OTHER = 'key-two';
+const KEY = 'key-one-0123456789abcdefghij';
+const OTHER = 'key-two-0123456789abcdefghij';
 const body = (content: string, max_tokens = 60) => ({ messages: [{ role: 'user', content }], max_tokens });
 const reference = (b: ReturnType<typeof body>) => plan(b.messages, b.max_tokens).tokens.join('');
+/** What the server issues with a stream for KEY (the same HMAC, computed here for a stream started by the typed client). */
+const streamTicket = (id: string) => issueTicket({ key: KEY, owner: `key:${createHash('sha256').update(KEY).digest('hex').slice(0, 16)}` }, id);
 
 describe('streams API on one replica (embedded PGlite)', () => {
   let svc: ServiceProcess;
@@ -50,8 +54,17 @@ describe('streams API on one replica (embedded PGlite)', () => {
     const afterDone = await resumeStream(svc.url, r.streamId, 61, { apiKey: KEY });
     expect(performance.now() - t0).toBeLessThan(1_000);
     expect(afterDone).toMatchObject({ text: '', finishReason: 'length', events: 1 });
-    // An EventSource passes the key as ?key= and resumes with ?after= on first connect.
-    const viaQuery = await fetch(`${svc.url}/v1/streams/${r.streamId}?after=59&key=${KEY}`);
+    // An EventSource cannot send the key: it presents the stream's ticket (from the POST) and
+    // resumes with ?after= on first connect. The key itself in the URL is refused by default.
+    const posted = await post(b);
+    const ticket = posted.headers.get('lastcall-stream-ticket')!;
+    const otherId = posted.headers.get('lastcall-stream-id')!;
+    await posted.text();
+    expect(ticket).toMatch(/^\d+\.[A-Za-z0-9_-]{43}$/);
+    expect((await fetch(`${svc.url}/v1/streams/${r.streamId}?after=59&key=${KEY}`)).status).toBe(401);
+    expect((await fetch(`${svc.url}/v1/streams/${r.streamId}?after=59&ticket=${ticket}`)).status).toBe(401);
+    expect((await fetch(`${svc.url}/v1/streams/${otherId}?after=0&ticket=${ticket}`)).status).toBe(200);
+    const viaQuery = await fetch(`${svc.url}/v1/streams/${r.streamId}?after=59&ticket=${streamTicket(r.streamId)}`);
     expect(viaQuery.headers.get('content-type')).toContain('text/event-stream');
     const sse = await viaQuery.text();
     expect(sse.startsWith('retry: 250\n\n')).toBe(true);

@@ -196,10 +196,10 @@ describe('cancelling', () => {
   });
 
   it("hides another key's task as 404", async () => {
-    const svc = await startService({ API_KEYS: 'key-one,key-two' });
+    const svc = await startService({ API_KEYS: 'key-one-0123456789abcdefghij,key-two-0123456789abcdefghij' });
     running.push(svc);
-    const one = { authorization: 'Bearer key-one' };
-    const two = { authorization: 'Bearer key-two' };
+    const one = { authorization: 'Bearer key-one-0123456789abcdefghij' };
+    const two = { authorization: 'Bearer key-two-0123456789abcdefghij' };
     const id = (await call(svc.url, 'POST', '/v1/tasks', { prompt: 'mine' }, one)).body.id as string;
     expect((await call(svc.url, 'GET', `/v1/tasks/${id}`, undefined, one)).status).toBe(200);
     expect((await call(svc.url, 'GET', `/v1/tasks/${id}`, undefined, two)).status).toBe(404);

@@ -16,8 +16,8 @@ const QUERIES: [string, string][] = [
   ['will there be a storm with rain tonight?', 'weather'],
   ['a musician performing songs on stage', 'guitar'],
 ];
-const KEY_A = 'key-a-0123456789';
-const KEY_B = 'key-b-0123456789';
+const KEY_A = 'key-a-0123456789abcdefghij';
+const KEY_B = 'key-b-0123456789abcdefghij';
 
 async function call(svc: ServiceProcess, path: string, body: unknown, key = KEY_A) {
   const res = await fetch(`${svc.url}/v1${path}`, {

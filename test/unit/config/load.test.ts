@@ -4,13 +4,13 @@ import { ConfigError } from '../../../src/errors/errors.js';
 
 describe('loadConfig', () => {
   it('applies the contract’s defaults', () => {
-    const c = loadConfig({});
+    const c = loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1', ALLOW_ANONYMOUS: 'true' });
     expect(c.http.port).toBe(8080);
     expect(c.admin.port).toBe(9090);
     expect(c.shutdown.budget.gracePeriodSeconds).toBe(30);
     expect(c.shutdown.budget.endpointPropagationSeconds).toBe(5);
     expect(c.shutdown.budget.totalMs).toBe(28_000);
-    expect(c.http.apiKeys).toEqual([]);
+    expect(c.http.auth.keys).toEqual([]);
   });
 
   it('defaults propagation to 0 when the preStop hook already sleeps', () => {
@@ -31,7 +31,25 @@ describe('loadConfig', () => {
     expect(msg).toMatch(/DATABASE_URL/);
   });
 
-  it('splits API keys and ignores blanks', () => {
-    expect(loadConfig({ API_KEYS: ' a, ,b ' }).http.apiKeys).toEqual(['a', 'b']);
+  it('splits API keys and ignores blanks; a named key owns by its name, a bare one by its digest', () => {
+    const a = 'a'.repeat(24);
+    const b = 'b'.repeat(24);
+    const keys = loadConfig({ API_KEYS: ` ${a}, ,alice:${b} ` }).http.auth.keys;
+    expect(keys.map((k) => k.key)).toEqual([a, b]);
+    expect(keys[0]!.owner).toMatch(/^key:[0-9a-f]{16}$/);
+    expect(keys[1]!.owner).toBe('name:alice');
+  });
+
+  it('refuses short keys and a name given twice, naming the entry but never the key', () => {
+    expect(() => loadConfig({ API_KEYS: `${'a'.repeat(24)},short` })).toThrow(/^API_KEYS: key 2 has 5 characters; at least 24$/);
+    expect(() => loadConfig({ API_KEYS: `x:${'a'.repeat(24)},x:${'b'.repeat(24)}` })).toThrow(/the name x is given twice/);
+  });
+
+  it('inside Kubernetes, refuses to start open unless ALLOW_ANONYMOUS; outside, open with no propagation wait', () => {
+    expect(() => loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toThrow(/API_KEYS is unset/);
+    const open = loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1', ALLOW_ANONYMOUS: 'true' });
+    expect(open.http.auth.allowAnonymous).toBe(true);
+    expect(open.shutdown.budget.endpointPropagationSeconds).toBe(5);
+    expect(loadConfig({}).shutdown.budget.endpointPropagationSeconds).toBe(0);
   });
 });
