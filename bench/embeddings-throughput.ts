@@ -102,7 +102,9 @@ function runChild(env: Record<string, string>): Promise<MemoryRun> {
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as MemoryRun) : reject(new Error(`memory child exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as MemoryRun) : reject(new Error(`memory child exited ${code}`)),
+    );
   });
 }
 
@@ -116,7 +118,10 @@ const SETTINGS: { name: string; env: Record<string, string> }[] = [
     name: 'ARENA_MAX=2 + TRIM + MMAP thresholds, arena off',
     env: { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
   },
-  { name: 'MALLOC_TRIM_THRESHOLD_=131072, on a worker thread (the service)', env: { MALLOC_TRIM_THRESHOLD_: '131072', BENCH_ON_THREAD: '1' } },
+  {
+    name: 'MALLOC_TRIM_THRESHOLD_=131072, on a worker thread (the service)',
+    env: { MALLOC_TRIM_THRESHOLD_: '131072', BENCH_ON_THREAD: '1' },
+  },
 ];
 
 const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`;
@@ -191,7 +196,9 @@ async function probeWhile(adminUrl: string, until: Promise<unknown>): Promise<nu
   void until.finally(() => (running = false));
   while (running) {
     const t0 = performance.now();
-    await new Promise<void>((resolve, reject) => http.get(`${adminUrl}/livez`, (res) => res.resume().on('end', resolve)).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      http.get(`${adminUrl}/livez`, (res) => res.resume().on('end', resolve)).on('error', reject),
+    );
     times.push(performance.now() - t0);
     await sleep(20);
   }
@@ -227,7 +234,9 @@ type Side = 'raw' | 'float' | 'base64';
 const SIDES: readonly Side[] = ['raw', 'float', 'base64'];
 
 async function throughputReport(): Promise<void> {
-  console.log(`\n== throughput at batch ${BATCH}: ${ROUNDS} rounds of ${SECONDS} s runs (raw, float JSON, base64), ${CLIENTS} HTTP clients`);
+  console.log(
+    `\n== throughput at batch ${BATCH}: ${ROUNDS} rounds of ${SECONDS} s runs (raw, float JSON, base64), ${CLIENTS} HTTP clients`,
+  );
   const model = await loadEmbeddingModel(locateModel(process.env.EMBEDDING_MODEL_DIR));
   console.log(`  model ${model.id}: ${model.dims} dims, ${mib(model.weightBytes)}, loaded in ${model.loadMs.toFixed(0)} ms`);
   const pg = await startPostgres();
@@ -245,7 +254,9 @@ async function throughputReport(): Promise<void> {
       try {
         // Requests are built before the runs, so the load generator only sends and frames.
         const requests = (format: 'float' | 'base64') =>
-          Array.from({ length: 64 }, (_, i) => connections[0]!.request('/v1/embeddings', JSON.stringify({ input: batch(i), encoding_format: format })));
+          Array.from({ length: 64 }, (_, i) =>
+            connections[0]!.request('/v1/embeddings', JSON.stringify({ input: batch(i), encoding_format: format })),
+          );
         const bodies = { float: requests('float'), base64: requests('base64') };
         let sent = 0;
         const http = (format: 'float' | 'base64') => async (loop: number) => {
@@ -275,14 +286,33 @@ async function throughputReport(): Promise<void> {
             rates[side].push(await run);
           }
         }
-        const perSecond = (side: Side) => spread(rates[side].map((r) => r.perSecond), 0);
-        const cpu = (side: Side) => percentile(rates[side].map((r) => r.cpuUs), 50).toFixed(0);
-        const summary = (side: 'float' | 'base64') => spread(rates[side].map((r, i) => r.perSecond / rates.raw[i]!.perSecond), 2);
+        const perSecond = (side: Side) =>
+          spread(
+            rates[side].map((r) => r.perSecond),
+            0,
+          );
+        const cpu = (side: Side) =>
+          percentile(
+            rates[side].map((r) => r.cpuUs),
+            50,
+          ).toFixed(0);
+        const summary = (side: 'float' | 'base64') =>
+          spread(
+            rates[side].map((r, i) => r.perSecond / rates.raw[i]!.perSecond),
+            2,
+          );
         console.log(`  ${label}`);
-        console.log(`    raw pipeline (in-process, one call at a time): ${perSecond('raw')} embeddings/s; ${cpu('raw')} µs CPU per embedding`);
+        console.log(
+          `    raw pipeline (in-process, one call at a time): ${perSecond('raw')} embeddings/s; ${cpu('raw')} µs CPU per embedding`,
+        );
         for (const side of ['float', 'base64'] as const) {
-          const client = percentile(rates[side].map((r) => r.ownUsPerCall), 50).toFixed(0);
-          console.log(`    HTTP API, ${side}: ${perSecond(side)} embeddings/s; server ${cpu(side)} µs CPU per embedding, load generator ${client} µs per request`);
+          const client = percentile(
+            rates[side].map((r) => r.ownUsPerCall),
+            50,
+          ).toFixed(0);
+          console.log(
+            `    HTTP API, ${side}: ${perSecond(side)} embeddings/s; server ${cpu(side)} µs CPU per embedding, load generator ${client} µs per request`,
+          );
         }
         console.log(`    ratio HTTP / raw, float JSON: ${summary('float')} [≥ 0.9]`);
         console.log(`    ratio HTTP / raw, base64 (the openai SDK's default): ${summary('base64')} [≥ 0.9]`);

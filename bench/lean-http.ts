@@ -80,13 +80,15 @@ export class LeanConnection {
       if (headEnd < 0) return;
       const head = data.toString('latin1', 0, headEnd);
       const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
-      if (length === undefined) return void this.#socket.destroy(new Error(`response without Content-Length: ${head.split('\r\n')[0]}`));
+      if (length === undefined)
+        return void this.#socket.destroy(new Error(`response without Content-Length: ${head.split('\r\n')[0]}`));
       const bodyAt = headEnd + HEAD_END.length;
       this.#frame = { status: Number(head.slice(9, 12)), bodyAt, end: bodyAt + Number(length) };
     }
     const { status, bodyAt, end } = this.#frame;
     if (this.#have < end) return;
-    if (this.#have > end) return void this.#socket.destroy(new Error('bytes after the response: the server answered something not asked'));
+    if (this.#have > end)
+      return void this.#socket.destroy(new Error('bytes after the response: the server answered something not asked'));
     const data = this.#joined();
     this.#chunks = [];
     this.#have = 0;

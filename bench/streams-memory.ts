@@ -14,7 +14,13 @@ const rss = async (adminUrl: string) => {
 };
 const metric = async (adminUrl: string, name: string) => {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  return Number(text.split('\n').find((l) => l.startsWith(name))?.split(' ').at(-1) ?? 0);
+  return Number(
+    text
+      .split('\n')
+      .find((l) => l.startsWith(name))
+      ?.split(' ')
+      .at(-1) ?? 0,
+  );
 };
 
 // Slow tokens keep every stream open for the whole measurement.
@@ -43,7 +49,9 @@ try {
   const loaded = await rss(svc.adminUrl);
   const active = await metric(svc.adminUrl, 'lastcall_streams_active');
   console.log(`${STREAMS} streams open (${active} generating), ${tokens} SSE chunks received in 10 s`);
-  console.log(`RSS idle ${idle.toFixed(0)} MB, with ${STREAMS} streams ${loaded.toFixed(0)} MB: ${(loaded - idle).toFixed(0)} MB above idle [< 300 MB]`);
+  console.log(
+    `RSS idle ${idle.toFixed(0)} MB, with ${STREAMS} streams ${loaded.toFixed(0)} MB: ${(loaded - idle).toFixed(0)} MB above idle [< 300 MB]`,
+  );
   for (const c of controllers) c.abort();
 } finally {
   svc.kill('SIGKILL');

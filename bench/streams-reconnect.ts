@@ -61,7 +61,9 @@ try {
     await a.exited;
   }
   const f = (n: number) => n.toFixed(1);
-  console.log(`${RUNS} handoffs A → B on PostgreSQL: end → first resumed token p50 ${f(percentile(samples, 50))} ms, max ${f(Math.max(...samples))} ms [< 250 ms]`);
+  console.log(
+    `${RUNS} handoffs A → B on PostgreSQL: end → first resumed token p50 ${f(percentile(samples, 50))} ms, max ${f(Math.max(...samples))} ms [< 250 ms]`,
+  );
   console.log(`samples: ${samples.map(f).join(', ')} ms`);
 } finally {
   b.kill('SIGKILL');

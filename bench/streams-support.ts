@@ -5,9 +5,13 @@ import { ROOT } from '../testkit/service.js';
 
 /** The dev upstream as its own process, so neither side under test pays for generating tokens. */
 export function startUpstream(tokensPerSecond: number): Promise<{ url: string; stop(): void }> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--port', '0', '--tokens-per-second', String(tokensPerSecond)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [path.join(ROOT, 'dist/upstream/cli.js'), '--port', '0', '--tokens-per-second', String(tokensPerSecond)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`upstream exited ${code}`)));
     proc.stdout.setEncoding('utf8').once('data', (line: string) => {

@@ -26,7 +26,10 @@ function bareProxy(): Promise<{ url: string; close(): void }> {
     res.on('close', () => ac.abort());
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     const body = req.body as { messages: { role: 'user'; content: string }[]; max_tokens: number };
-    const stream = await client.chat.completions.create({ model: 'lastcall-dev', messages: body.messages, max_tokens: body.max_tokens, stream: true }, { signal: ac.signal });
+    const stream = await client.chat.completions.create(
+      { model: 'lastcall-dev', messages: body.messages, max_tokens: body.max_tokens, stream: true },
+      { signal: ac.signal },
+    );
     let seq = 0;
     for await (const chunk of stream) {
       const text = chunk.choices[0]?.delta?.content;
@@ -35,7 +38,9 @@ function bareProxy(): Promise<{ url: string; close(): void }> {
     res.end();
   });
   return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }));
+    const server = app.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }),
+    );
   });
 }
 
@@ -46,7 +51,10 @@ async function run(baseUrl: string) {
       const res = await fetch(`${baseUrl}/v1/chat/stream`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ messages: [{ role: 'user', content: `bench stream ${i} ${'x'.repeat(i % 7)}` }], max_tokens: TOKENS }),
+        body: JSON.stringify({
+          messages: [{ role: 'user', content: `bench stream ${i} ${'x'.repeat(i % 7)}` }],
+          max_tokens: TOKENS,
+        }),
       });
       return timedTokens(res);
     }),
@@ -60,7 +68,11 @@ async function run(baseUrl: string) {
 const proxy = await bareProxy();
 // Real PostgreSQL, as in any multi-replica deployment (embedded PGlite runs in the service's own event loop).
 const pg = await startPostgres();
-const svc = await startService({ DATABASE_URL: pg.url, OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS * 2) });
+const svc = await startService({
+  DATABASE_URL: pg.url,
+  OPENAI_BASE_URL: upstream.url,
+  MAX_CONCURRENT_STREAMS: String(STREAMS * 2),
+});
 try {
   await run(proxy.url); // warm both paths up
   await run(svc.url);
@@ -70,7 +82,9 @@ try {
   console.log(`${STREAMS} concurrent streams × ${TOKENS} tokens, upstream ${RATE} tokens/s per stream (database: PostgreSQL)`);
   console.log(`bare proxy : ${f(base.tokensPerSecond)} tokens/s, inter-token p50 ${f(base.p50)} ms, p99 ${f(base.p99)} ms`);
   console.log(`lastcall   : ${f(ours.tokensPerSecond)} tokens/s, inter-token p50 ${f(ours.p50)} ms, p99 ${f(ours.p99)} ms`);
-  console.log(`throughput ratio ${f(ours.tokensPerSecond / base.tokensPerSecond)} [≥ 0.9]; added p99 inter-token latency ${f(ours.p99 - base.p99)} ms [< 2 ms]`);
+  console.log(
+    `throughput ratio ${f(ours.tokensPerSecond / base.tokensPerSecond)} [≥ 0.9]; added p99 inter-token latency ${f(ours.p99 - base.p99)} ms [< 2 ms]`,
+  );
 } finally {
   svc.kill('SIGKILL');
   proxy.close();

@@ -43,17 +43,21 @@ try {
       [term.ids],
     )
   ).rows.map((r) => Number(r.ms));
-  console.log(`SIGTERM path (${handoff.length} of ${TASKS} tasks released mid-run by A, resumed by B; lease ${LEASE_SECONDS} s):`);
-  console.log(`  handoff→resume  median ${fmt(pct(handoff, 0.5))}, p95 ${fmt(pct(handoff, 0.95))}, max ${fmt(Math.max(...handoff))}   [< 1000 ms]`);
+  console.log(
+    `SIGTERM path (${handoff.length} of ${TASKS} tasks released mid-run by A, resumed by B; lease ${LEASE_SECONDS} s):`,
+  );
+  console.log(
+    `  handoff→resume  median ${fmt(pct(handoff, 0.5))}, p95 ${fmt(pct(handoff, 0.95))}, max ${fmt(Math.max(...handoff))}   [< 1000 ms]`,
+  );
   console.log(`  A: SIGTERM→exit ${fmt(term.exitMs)} (exit code ${term.exitCode})`);
   ok &&= handoff.length > 0 && Math.max(...handoff) < 1000 && term.exitCode === 0;
 
   const kill = await replacement('SIGKILL');
   const recovery = (
-    await db.query<{ ms: number }>(`SELECT extract(epoch FROM claimed_at - $2::timestamptz) * 1000 AS ms FROM tasks WHERE id = ANY($1)`, [
-      kill.ids,
-      kill.signalledAt,
-    ])
+    await db.query<{ ms: number }>(
+      `SELECT extract(epoch FROM claimed_at - $2::timestamptz) * 1000 AS ms FROM tasks WHERE id = ANY($1)`,
+      [kill.ids, kill.signalledAt],
+    )
   ).rows.map((r) => Number(r.ms));
   console.log(`SIGKILL path (${recovery.length} tasks resumed by B after A's leases expired):`);
   console.log(
@@ -68,7 +72,9 @@ try {
     ['PostgreSQL', pgi.url],
   ] as const) {
     const times = await checkpointTimes(url, dir);
-    console.log(`  ${name.padEnd(10)} median ${fmt(pct(times, 0.5))}, p95 ${fmt(pct(times, 0.95))} per checkpoint   [figure only]`);
+    console.log(
+      `  ${name.padEnd(10)} median ${fmt(pct(times, 0.5))}, p95 ${fmt(pct(times, 0.95))} per checkpoint   [figure only]`,
+    );
   }
   fs.rmSync(dir, { recursive: true, force: true });
 } finally {
@@ -102,15 +108,25 @@ async function replacement(signal: 'SIGTERM' | 'SIGKILL') {
   }
   // B starts once A holds every lease; the signal comes once each task has a step committed,
   // so every task is mid-run (A's upstream at 10 tokens/s: 3.2–4.8 s per LLM step).
-  await until(async () => (await db.query('SELECT 1 FROM tasks WHERE id = ANY($1) AND lease_holder IS DISTINCT FROM $2', [ids, `a-${signal}`])).rowCount === 0);
+  await until(
+    async () =>
+      (await db.query('SELECT 1 FROM tasks WHERE id = ANY($1) AND lease_holder IS DISTINCT FROM $2', [ids, `a-${signal}`]))
+        .rowCount === 0,
+  );
   const b = await startService(env(`b-${signal}`));
   services.push(b);
-  await until(async () => (await db.query('SELECT DISTINCT task_id FROM task_steps WHERE task_id = ANY($1)', [ids])).rowCount === ids.length);
+  await until(
+    async () =>
+      (await db.query('SELECT DISTINCT task_id FROM task_steps WHERE task_id = ANY($1)', [ids])).rowCount === ids.length,
+  );
   const signalledAt = (await db.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
   const t0 = performance.now();
   a.kill(signal);
   const exit = await a.exited;
-  await until(async () => (await db.query(`SELECT 1 FROM tasks WHERE id = ANY($1) AND status <> 'completed'`, [ids])).rowCount === 0, 60_000);
+  await until(
+    async () => (await db.query(`SELECT 1 FROM tasks WHERE id = ANY($1) AND status <> 'completed'`, [ids])).rowCount === 0,
+    60_000,
+  );
   b.kill('SIGTERM');
   await b.exited;
   return { ids, signalledAt, exitMs: exit.at - t0, exitCode: exit.code };

@@ -73,7 +73,7 @@ export const ALERTS: readonly AlertSpec[] = [
     summary: 'A shutdown participant failed, or timed out outside the drain phase',
     description:
       'Replica {{ $labels.replica }}: {{ $value | printf "%.0f" }} shutdown participant(s) of phase {{ $labels.phase }} ended with ' +
-      '{{ $labels.outcome }} in the last 10 minutes. The drain went on without them; see the drain report in the pod\'s ' +
+      "{{ $labels.outcome }} in the last 10 minutes. The drain went on without them; see the drain report in the pod's " +
       'termination message or its log ("shutdown participant did not finish cleanly").',
   },
   {
@@ -172,7 +172,7 @@ const q = (s: string): string => JSON.stringify(s);
 export function rulesYaml(): string {
   const lines = [
     '# GENERATED from dashboards/alerts.ts by dashboards/generate.ts (make dashboard) — do not edit.',
-    '# A plain Prometheus rules file: load it with rule_files, or enable the chart\'s PrometheusRule',
+    "# A plain Prometheus rules file: load it with rule_files, or enable the chart's PrometheusRule",
     '# (metrics.prometheusRule.enabled), which renders this same file. Runbooks: helm/lastcall/README.md.',
     'groups:',
     `  - name: ${RULE_GROUP}`,

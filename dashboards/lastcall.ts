@@ -118,10 +118,7 @@ export const ROWS: readonly RowSpec[] = [
           {
             type: dashboard.MappingType.ValueToText,
             options: Object.fromEntries(
-              LIFECYCLE_STATES.map((s, i) => [
-                String(i + 1),
-                { text: s, color: STATE_COLORS[s], index: i },
-              ]),
+              LIFECYCLE_STATES.map((s, i) => [String(i + 1), { text: s, color: STATE_COLORS[s], index: i }]),
             ),
           },
         ],
@@ -331,9 +328,7 @@ export const ROWS: readonly RowSpec[] = [
         width: 6,
         height: 8,
         min: 0,
-        queries: [
-          { expr: Q.residentMemory(), legend: '{{replica}}' },
-        ],
+        queries: [{ expr: Q.residentMemory(), legend: '{{replica}}' }],
       },
     ],
   },
@@ -341,21 +336,19 @@ export const ROWS: readonly RowSpec[] = [
     // The expressions the PrometheusRule evaluates (dashboards/alerts.ts), drawn as they are:
     // a panel per alert, so what pages and what is seen are one expression.
     title: 'Alerts (what the PrometheusRule evaluates)',
-    panels: ALERTS.map(
-      (a): PanelSpec => ({
-        title: `Alert: ${a.name}`,
-        description: `${a.summary}. Fires when ${a.condition}${a.and ? ` (and ${a.and.condition} on the second query)` : ''} for ${a.for}; severity ${a.severity}. Runbook: helm/lastcall/README.md#${a.name.toLowerCase()}.`,
-        viz: 'timeseries',
-        unit: a.unit,
-        width: 6,
-        height: 7,
-        queries: [
-          // Grafana's automatic legend: the labels that differ between the series.
-          { expr: a.query, legend: '__auto' },
-          ...(a.and ? [{ expr: a.and.query, legend: `guard ${a.and.condition}` }] : []),
-        ],
-      }),
-    ),
+    panels: ALERTS.map((a): PanelSpec => ({
+      title: `Alert: ${a.name}`,
+      description: `${a.summary}. Fires when ${a.condition}${a.and ? ` (and ${a.and.condition} on the second query)` : ''} for ${a.for}; severity ${a.severity}. Runbook: helm/lastcall/README.md#${a.name.toLowerCase()}.`,
+      viz: 'timeseries',
+      unit: a.unit,
+      width: 6,
+      height: 7,
+      queries: [
+        // Grafana's automatic legend: the labels that differ between the series.
+        { expr: a.query, legend: '__auto' },
+        ...(a.and ? [{ expr: a.and.query, legend: `guard ${a.and.condition}` }] : []),
+      ],
+    })),
   },
 ];
 
@@ -450,11 +443,7 @@ export function buildDashboard(): dashboard.Dashboard {
     .refresh('10s')
     .time({ from: 'now-30m', to: 'now' })
     .timezone('browser')
-    .withVariable(
-      new dashboard.DatasourceVariableBuilder('datasource')
-        .label('Data source')
-        .type('prometheus'),
-    );
+    .withVariable(new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'));
   // Stable panel ids (Grafana needs them unique): rows and panels numbered in order.
   let id = 0;
   for (const row of ROWS) {
@@ -474,9 +463,7 @@ export function dashboardQueries(opts: { grafana?: boolean } = {}): { title: str
   for (const row of ROWS) {
     for (const p of row.panels) {
       for (const q of p.queries) {
-        const expr = opts.grafana
-          ? q.expr
-          : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll(RANGE, PROMETHEUS_RANGE);
+        const expr = opts.grafana ? q.expr : q.expr.replaceAll(RATE, PROMETHEUS_RATE).replaceAll(RANGE, PROMETHEUS_RANGE);
         out.push({ title: p.title, expr });
       }
     }

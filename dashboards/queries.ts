@@ -53,8 +53,7 @@ export const Q = {
   /** `max by (replica)` of "position of the current state" (1-based): 0 for states not current. */
   lifecycleState: (): string =>
     `max by (replica) (${LIFECYCLE_STATES.map((s, i) => `${P}{phase="${s}"} * ${i + 1}`).join(' or ')})`,
-  phaseDurations: (range = RANGE): string =>
-    `max by (phase) (max_over_time(${METRICS.shutdownPhaseDuration}[${range}]))`,
+  phaseDurations: (range = RANGE): string => `max by (phase) (max_over_time(${METRICS.shutdownPhaseDuration}[${range}]))`,
   budgetByReplica: (): string => `max by (replica) (${METRICS.shutdownBudget})`,
   participantTimeouts: (window = RATE): string =>
     `sum by (phase, outcome) (increase(${METRICS.shutdownParticipantTimeouts}[${window}]))`,
@@ -81,8 +80,7 @@ export const Q = {
   embeddingMemoryReturned: (): string => `max by (replica) (${METRICS.embeddingMemoryReturnedBytes})`,
   embeddingsInFlightByReplica: (): string => `sum by (replica) (${METRICS.embeddingsInFlight})`,
   /** Joined on replica with lastcall_ready, so other jobs' process metrics stay out. */
-  residentMemory: (): string =>
-    `max by (replica) (${METRICS.processResidentMemory} and on (replica) ${METRICS.ready})`,
+  residentMemory: (): string => `max by (replica) (${METRICS.processResidentMemory} and on (replica) ${METRICS.ready})`,
 
   // --- What the alerts evaluate (dashboards/alerts.ts compares these with a threshold) --------
   /**
@@ -107,8 +105,7 @@ export const Q = {
     `sum by (${PER_REPLICA}, phase, outcome) (increase(${METRICS.shutdownParticipantTimeouts}{outcome="error"}[${window}])` +
     ` or increase(${METRICS.shutdownParticipantTimeouts}{phase!="drain"}[${window}]))`,
   /** Streams that ended `failed` (an error event, not resumable), and all streams ended. */
-  streamsFailed: (window = '10m'): string =>
-    `sum by (${FLEET}) (increase(${METRICS.streamsTotal}{outcome="failed"}[${window}]))`,
+  streamsFailed: (window = '10m'): string => `sum by (${FLEET}) (increase(${METRICS.streamsTotal}{outcome="failed"}[${window}]))`,
   streamFailureRatio: (window = '10m'): string =>
     `${Q.streamsFailed(window)} / sum by (${FLEET}) (increase(${METRICS.streamsTotal}[${window}]))`,
   /** Takeovers whose regenerated answer differed (a `reset` event), per takeover. */
@@ -133,8 +130,7 @@ export const Q = {
   readyBeforeDrain: (): string =>
     `max by (${PER_REPLICA}) (${METRICS.ready})` +
     ` and on (${PER_REPLICA}) max by (${PER_REPLICA}) (${P}{phase=~"starting|serving"}) == 1`,
-  databaseErrors: (window = '1m'): string =>
-    `sum by (${FLEET}, kind) (increase(${METRICS.databaseErrors}[${window}]))`,
+  databaseErrors: (window = '1m'): string => `sum by (${FLEET}, kind) (increase(${METRICS.databaseErrors}[${window}]))`,
 } as const;
 
 export type QueryName = keyof typeof Q;

@@ -73,13 +73,24 @@ async function main(): Promise<void> {
   const port = await http.listen();
   engine.markServing();
   logger.info(
-    { port, adminPort: admin.port, budgetMs: budget.totalMs, propagationMs: budget.propagationMs, database: database.db.kind, upstream: llm.llm.upstream },
+    {
+      port,
+      adminPort: admin.port,
+      budgetMs: budget.totalMs,
+      propagationMs: budget.propagationMs,
+      database: database.db.kind,
+      upstream: llm.llm.upstream,
+    },
     'listening',
   );
 }
 
 /** The engine, reporting every phase and failed participant in the log and the metrics. */
-function createEngine(config: Config, logger: ReturnType<typeof createLogger>, registry: ReturnType<typeof createRegistry>): DrainEngine {
+function createEngine(
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+  registry: ReturnType<typeof createRegistry>,
+): DrainEngine {
   const metrics = createShutdownMetrics(registry);
   metrics.budget.set(config.shutdown.budget.totalMs / 1000);
   const engine = new DrainEngine({

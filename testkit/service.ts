@@ -29,7 +29,10 @@ export interface ServiceProcess {
  * logs `listening`. Env defaults keep it fast and isolated: its own DATA_DIR, no propagation
  * delay unless asked.
  */
-export async function startService(env: Record<string, string | undefined> = {}, opts: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
+export async function startService(
+  env: Record<string, string | undefined> = {},
+  opts: { timeoutMs?: number } = {},
+): Promise<ServiceProcess> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build first`);
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-test-'));
   const proc = spawn(process.execPath, [MAIN], {
@@ -88,7 +91,9 @@ export async function startService(env: Record<string, string | undefined> = {},
         } else if (proc.exitCode !== null || proc.signalCode !== null) {
           clearTimeout(timer);
           waiters.delete(check);
-          reject(new Error(`service exited (${proc.exitCode ?? proc.signalCode}) before the log line; stderr: ${stderr.slice(-2000)}`));
+          reject(
+            new Error(`service exited (${proc.exitCode ?? proc.signalCode}) before the log line; stderr: ${stderr.slice(-2000)}`),
+          );
         }
       };
       waiters.add(check);
@@ -113,7 +118,10 @@ export async function startService(env: Record<string, string | undefined> = {},
 }
 
 /** Runs the built service to completion (for start-up failures) and returns code and output. */
-export function runServiceToExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runServiceToExit(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [MAIN], {
       env: { PATH: process.env.PATH, PORT: '0', ADMIN_PORT: '0', HOST: '127.0.0.1', ...env },

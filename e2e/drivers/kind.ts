@@ -66,7 +66,9 @@ export class KindDriver implements Driver {
     const dep = await apps.readNamespacedDeployment({ name: release, namespace });
     const container = serverContainer(dep);
     const configMaps = await Promise.all(
-      (container.envFrom ?? []).flatMap((f) => (f.configMapRef?.name ? [core.readNamespacedConfigMap({ name: f.configMapRef.name, namespace })] : [])),
+      (container.envFrom ?? []).flatMap((f) =>
+        f.configMapRef?.name ? [core.readNamespacedConfigMap({ name: f.configMapRef.name, namespace })] : [],
+      ),
     );
     const timings = timingsOf(rolloutSpec(dep), containerEnv(container, { podName: 'e2e', configMaps, secrets: [] }));
     const svc = await core.readNamespacedService({ name: release, namespace });
@@ -123,9 +125,15 @@ export class KindDriver implements Driver {
         killedAtDeadline: terminated.exitCode === 137 && !this.killed.has(name),
         message: terminated.message || undefined,
       });
-      this.events.push({ at: finishedAt, pod: name, kind: 'exited', detail: `${terminated.exitCode} ${terminated.reason ?? ''}`.trim() });
+      this.events.push({
+        at: finishedAt,
+        pod: name,
+        kind: 'exited',
+        detail: `${terminated.exitCode} ${terminated.reason ?? ''}`.trim(),
+      });
     }
-    if (type === 'DELETED' && !this.ended.has(name)) this.events.push({ at: Date.now(), pod: name, kind: 'exited', detail: 'deleted without a termination state' });
+    if (type === 'DELETED' && !this.ended.has(name))
+      this.events.push({ at: Date.now(), pod: name, kind: 'exited', detail: 'deleted without a termination state' });
   }
 
   private async deployment(): Promise<V1Deployment> {
@@ -158,7 +166,11 @@ export class KindDriver implements Driver {
     const at = new Date().toISOString();
     this.events.push({ at: Date.now(), kind: 'rollout-restart', detail: at });
     await this.apps.patchNamespacedDeployment(
-      { name: this.release, namespace: this.namespace, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } } },
+      {
+        name: this.release,
+        namespace: this.namespace,
+        body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     await this.waitFor(() => this.rolledOut(), 300_000, `rollout of ${this.release}`);
@@ -172,7 +184,16 @@ export class KindDriver implements Driver {
     this.events.push({ at: Date.now(), kind: 'scale', detail: `${replicas} replicas` });
     await promisify(execFile)(
       path.join(ROOT, 'scripts/tools/helm.sh'),
-      ['--kubectl', '--context', this.kc.getCurrentContext(), '-n', this.namespace, 'scale', `deployment/${this.release}`, `--replicas=${replicas}`],
+      [
+        '--kubectl',
+        '--context',
+        this.kc.getCurrentContext(),
+        '-n',
+        this.namespace,
+        'scale',
+        `deployment/${this.release}`,
+        `--replicas=${replicas}`,
+      ],
       { cwd: ROOT },
     );
     await this.settle();
@@ -197,7 +218,10 @@ export class KindDriver implements Driver {
     await this.core.deleteNamespacedPod({ name: db.metadata.name, namespace: this.namespace });
     const uid = db.metadata.uid;
     await this.waitFor(
-      async () => (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector })).items.some((p) => p.metadata?.uid !== uid && isReady(p)),
+      async () =>
+        (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector })).items.some(
+          (p) => p.metadata?.uid !== uid && isReady(p),
+        ),
       180_000,
       'PostgreSQL to be ready again',
     );
@@ -209,11 +233,19 @@ export class KindDriver implements Driver {
   }
 
   async settle(): Promise<void> {
-    await this.waitFor(async () => (await this.rolledOut()) && (await this.listPods()).every((p) => !p.metadata?.deletionTimestamp), 300_000, 'a settled deployment');
+    await this.waitFor(
+      async () => (await this.rolledOut()) && (await this.listPods()).every((p) => !p.metadata?.deletionTimestamp),
+      300_000,
+      'a settled deployment',
+    );
   }
 
   async pods(): Promise<PodView[]> {
-    return (await this.listPods()).map((p) => ({ name: p.metadata?.name ?? '', ready: isReady(p), terminating: !!p.metadata?.deletionTimestamp }));
+    return (await this.listPods()).map((p) => ({
+      name: p.metadata?.name ?? '',
+      ready: isReady(p),
+      terminating: !!p.metadata?.deletionTimestamp,
+    }));
   }
 
   async terminations(): Promise<Termination[]> {
@@ -224,8 +256,16 @@ export class KindDriver implements Driver {
   async taskSteps(taskIds: readonly string[]): Promise<Map<string, number[]>> {
     const out = new Map<string, number[]>();
     for (const id of taskIds) {
-      const view = await callApi<{ steps: { index: number }[] }>(this.serviceUrl, 'GET', `/v1/tasks/${id}`, this.apiKey ? { apiKey: this.apiKey } : {});
-      out.set(id, view.steps.map((s) => s.index));
+      const view = await callApi<{ steps: { index: number }[] }>(
+        this.serviceUrl,
+        'GET',
+        `/v1/tasks/${id}`,
+        this.apiKey ? { apiKey: this.apiKey } : {},
+      );
+      out.set(
+        id,
+        view.steps.map((s) => s.index),
+      );
     }
     return out;
   }

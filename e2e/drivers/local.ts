@@ -38,7 +38,9 @@ export async function runLocal(progress: (line: string) => void = log): Promise<
       network: cluster.network,
     };
     const files = await writeReport(REPORT_DIR, report, cluster.timeline());
-    progress(`${report.ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s; report: ${files.map((f) => path.relative(ROOT, f)).join(', ')}`);
+    progress(
+      `${report.ok ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(0)} s; report: ${files.map((f) => path.relative(ROOT, f)).join(', ')}`,
+    );
     return { report, files };
   } finally {
     await cluster.stop();

@@ -59,7 +59,14 @@ export async function insertStuckTask(db: pg.Client, keyA: string): Promise<stri
 }
 
 async function xactPerSec(db: pg.Client, ms: number): Promise<number> {
-  const read = async () => Number((await db.query<{ n: string }>(`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0]?.n ?? 0);
+  const read = async () =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`,
+        )
+      ).rows[0]?.n ?? 0,
+    );
   const a = await read();
   await sleep(ms);
   const b = await read();

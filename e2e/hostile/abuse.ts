@@ -30,7 +30,13 @@ export interface StreamSlotsResult {
 }
 
 /** Key A opens `n` streams and `n` extra readers at once; can key B still get a stream? */
-export async function streamSlots(svc: ServiceProcess, keys: { A: string; B: string }, streamB: string, n: number, max: number): Promise<StreamSlotsResult> {
+export async function streamSlots(
+  svc: ServiceProcess,
+  keys: { A: string; B: string },
+  streamB: string,
+  n: number,
+  max: number,
+): Promise<StreamSlotsResult> {
   const ctl = new AbortController();
   const open = async (key: string, method: string, path: string, body?: unknown) => {
     try {
@@ -57,7 +63,11 @@ export async function streamSlots(svc: ServiceProcess, keys: { A: string; B: str
   ctl.abort();
   // Every client hung up: generations stop (client_aborted) and the gauges return to zero.
   let samples = (await scrape(svc)).samples;
-  for (let i = 0; i < 30 && ((metric(samples, METRICS.streamClients) ?? 0) > 0 || (metric(samples, METRICS.streamsActive) ?? 0) > 0); i++) {
+  for (
+    let i = 0;
+    i < 30 && ((metric(samples, METRICS.streamClients) ?? 0) > 0 || (metric(samples, METRICS.streamsActive) ?? 0) > 0);
+    i++
+  ) {
     await sleep(100);
     samples = (await scrape(svc)).samples;
   }
@@ -94,14 +104,27 @@ export async function taskBurst(
   capMs: number,
 ): Promise<TaskBurstResult> {
   const t0 = performance.now();
-  const posts = await Promise.all(Array.from({ length: n }, (_, i) => api(svc.url, keys.A, 'POST', '/v1/tasks', { prompt: `burst task ${i}`, max_steps: 6 }).catch(() => ({ status: 0, json: undefined }))));
+  const posts = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      api(svc.url, keys.A, 'POST', '/v1/tasks', { prompt: `burst task ${i}`, max_steps: 6 }).catch(() => ({
+        status: 0,
+        json: undefined,
+      })),
+    ),
+  );
   const burstMs = performance.now() - t0;
   const b = await api(svc.url, keys.B, 'POST', '/v1/tasks', { prompt: 'key B waits in line', max_steps: 2 });
   const tB = performance.now();
   const bId = (b.json as { id?: string }).id;
   let bFirstStepMs: number | undefined;
   if (bId) {
-    const seen = await waitForTask(svc.url, keys.B, bId, (t: TaskView) => t.steps.length > 0 || ['completed', 'failed', 'cancelled'].includes(t.status), capMs);
+    const seen = await waitForTask(
+      svc.url,
+      keys.B,
+      bId,
+      (t: TaskView) => t.steps.length > 0 || ['completed', 'failed', 'cancelled'].includes(t.status),
+      capMs,
+    );
     if (seen) bFirstStepMs = performance.now() - tB;
   }
   let aClaimedBeforeB: number | undefined;
@@ -120,7 +143,9 @@ export async function taskBurst(
   const ids = posts.map((p) => (p.json as { id?: string } | undefined)?.id).filter((x): x is string => !!x);
   let cancelled = 0;
   for (let i = 0; i < ids.length; i += 25) {
-    const rs = await Promise.all(ids.slice(i, i + 25).map((id) => api(svc.url, keys.A, 'DELETE', `/v1/tasks/${id}`).catch(() => ({ status: 0 }))));
+    const rs = await Promise.all(
+      ids.slice(i, i + 25).map((id) => api(svc.url, keys.A, 'DELETE', `/v1/tasks/${id}`).catch(() => ({ status: 0 }))),
+    );
     cancelled += rs.filter((r) => r.status === 200).length;
   }
   if (bId) await api(svc.url, keys.B, 'DELETE', `/v1/tasks/${bId}`).catch(() => undefined);
@@ -147,7 +172,14 @@ export interface DocumentFloodResult {
 }
 
 /** One key upserts `requests × perRequest` documents, `concurrency` requests at a time. */
-export async function documentFlood(svc: ServiceProcess, db: pg.Client, key: string, requests: number, perRequest: number, concurrency: number): Promise<DocumentFloodResult> {
+export async function documentFlood(
+  svc: ServiceProcess,
+  db: pg.Client,
+  key: string,
+  requests: number,
+  perRequest: number,
+  concurrency: number,
+): Promise<DocumentFloodResult> {
   const t0 = performance.now();
   const statuses: number[] = [];
   let accepted = 0;
@@ -167,5 +199,12 @@ export async function documentFlood(svc: ServiceProcess, db: pg.Client, key: str
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedMs = Math.round(performance.now() - t0);
   const stored = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM documents WHERE owner = $1`, [ownerOf(key)]);
-  return { requests, docsPerRequest: perRequest, statuses: count(statuses), docsAccepted: accepted, elapsedMs, docsStored: stored.rows[0]?.n ?? 0 };
+  return {
+    requests,
+    docsPerRequest: perRequest,
+    statuses: count(statuses),
+    docsAccepted: accepted,
+    elapsedMs,
+    docsStored: stored.rows[0]?.n ?? 0,
+  };
 }

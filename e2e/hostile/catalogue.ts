@@ -56,10 +56,20 @@ const ROUTES = {
 const JSON_CT: [string, string] = ['Content-Type', 'application/json'];
 
 /** A request for the catalogue: JSON content type unless the headers say otherwise. */
-function post(path: string, body: string | Buffer, headers: [string, string][] = [JSON_CT], auth: RawRequest['auth'] = 'A'): RawRequest {
+function post(
+  path: string,
+  body: string | Buffer,
+  headers: [string, string][] = [JSON_CT],
+  auth: RawRequest['auth'] = 'A',
+): RawRequest {
   return { method: 'POST', path, body, headers, auth };
 }
-const get = (path: string, headers: [string, string][] = [], auth: RawRequest['auth'] = 'A'): RawRequest => ({ method: 'GET', path, headers, auth });
+const get = (path: string, headers: [string, string][] = [], auth: RawRequest['auth'] = 'A'): RawRequest => ({
+  method: 'GET',
+  path,
+  headers,
+  auth,
+});
 
 /** The POST routes with a valid body each; cases mutate these. */
 function postRoutes() {
@@ -139,9 +149,21 @@ export function buildCatalogue(f: Fixtures): Case[] {
     const [pre, post_] = validText.split(/(?<="(?:content|prompt|input|text|query)":")/, 2) as [string, string];
     const routeBodies: typeof bodies = [
       ...bodies,
-      { name: 'invalid UTF-8 bytes in the text field', body: Buffer.concat([Buffer.from(pre), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(post_)]), expect: 'any' },
-      { name: 'overlong UTF-8 NUL (C0 80) in the text field', body: Buffer.concat([Buffer.from(pre), Buffer.from([0xc0, 0x80]), Buffer.from(post_)]), expect: 'any' },
-      { name: 'UTF-8 BOM before a valid body', body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(validText)]), expect: 'any' },
+      {
+        name: 'invalid UTF-8 bytes in the text field',
+        body: Buffer.concat([Buffer.from(pre), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(post_)]),
+        expect: 'any',
+      },
+      {
+        name: 'overlong UTF-8 NUL (C0 80) in the text field',
+        body: Buffer.concat([Buffer.from(pre), Buffer.from([0xc0, 0x80]), Buffer.from(post_)]),
+        expect: 'any',
+      },
+      {
+        name: 'UTF-8 BOM before a valid body',
+        body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(validText)]),
+        expect: 'any',
+      },
     ];
     for (const b of routeBodies) {
       add({
@@ -182,7 +204,13 @@ export function buildCatalogue(f: Fixtures): Case[] {
       { name: 'two Content-Type headers', headers: [JSON_CT, ['Content-Type', 'text/plain']], expect: 'any' },
     ];
     for (const t of types) {
-      add({ name: `${p.path}: ${t.name}`, category: 'content-type', route: p.route, req: post(p.path, t.body ?? valid, t.headers), expect: t.expect });
+      add({
+        name: `${p.path}: ${t.name}`,
+        category: 'content-type',
+        route: p.route,
+        req: post(p.path, t.body ?? valid, t.headers),
+        expect: t.expect,
+      });
     }
   }
 
@@ -221,7 +249,14 @@ export function buildCatalogue(f: Fixtures): Case[] {
   const pct = ['%', '%E0%A4%A', '%C0%80', '%ED%A0%80', '%ZZ', '%FF', 'a%2', '%%'];
   for (const r of idRoutes) {
     pct.forEach((bad, i) => {
-      add({ name: `${r.method} ${r.path(bad)}`, category: 'percent-encoding', route: r.route, req: { method: r.method, path: r.path(bad) }, expect: 'error', quick: i === 0 || i === 4 });
+      add({
+        name: `${r.method} ${r.path(bad)}`,
+        category: 'percent-encoding',
+        route: r.route,
+        req: { method: r.method, path: r.path(bad) },
+        expect: 'error',
+        quick: i === 0 || i === 4,
+      });
     });
   }
 
@@ -241,52 +276,182 @@ export function buildCatalogue(f: Fixtures): Case[] {
       { name: 'well-formed unknown id', id: r.route === ROUTES.stream ? 'A'.repeat(22) : `task_${'A'.repeat(24)}` },
     ];
     for (const i of ids) {
-      add({ name: `${r.method} ${r.route.split(' ')[1]}: ${i.name}`, category: 'ids', route: r.route, req: { method: r.method, path: r.path(i.id) }, expect: i.expect ?? 'error' });
+      add({
+        name: `${r.method} ${r.route.split(' ')[1]}: ${i.name}`,
+        category: 'ids',
+        route: r.route,
+        req: { method: r.method, path: r.path(i.id) },
+        expect: i.expect ?? 'error',
+      });
     }
   }
 
   // ---- 7. NUL (\u0000) in every string field ----------------------------------------------------
   const NUL = '\\u0000';
   const nulCases: { name: string; route: string; path: string; body: (s: string) => string }[] = [
-    { name: 'chat content', route: ROUTES.chat, path: '/v1/chat/stream', body: (s) => `{"messages":[{"role":"user","content":"${s}${NUL}tail"}],"max_tokens":1}` },
-    { name: 'chat content (system message)', route: ROUTES.chat, path: '/v1/chat/stream', body: (s) => `{"messages":[{"role":"system","content":"${s}${NUL}"},{"role":"user","content":"hi"}],"max_tokens":1}` },
-    { name: 'chat role', route: ROUTES.chat, path: '/v1/chat/stream', body: (s) => `{"messages":[{"role":"user${NUL}${s}","content":"hi"}],"max_tokens":1}` },
-    { name: 'chat: unknown extra field', route: ROUTES.chat, path: '/v1/chat/stream', body: (s) => `{"messages":[{"role":"user","content":"hi"}],"max_tokens":1,"x${NUL}":"${s}${NUL}"}` },
+    {
+      name: 'chat content',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: (s) => `{"messages":[{"role":"user","content":"${s}${NUL}tail"}],"max_tokens":1}`,
+    },
+    {
+      name: 'chat content (system message)',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: (s) => `{"messages":[{"role":"system","content":"${s}${NUL}"},{"role":"user","content":"hi"}],"max_tokens":1}`,
+    },
+    {
+      name: 'chat role',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: (s) => `{"messages":[{"role":"user${NUL}${s}","content":"hi"}],"max_tokens":1}`,
+    },
+    {
+      name: 'chat: unknown extra field',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: (s) => `{"messages":[{"role":"user","content":"hi"}],"max_tokens":1,"x${NUL}":"${s}${NUL}"}`,
+    },
     { name: 'task prompt', route: ROUTES.tasks, path: '/v1/tasks', body: (s) => `{"prompt":"${s}${NUL}tail","max_steps":2}` },
-    { name: 'document id', route: ROUTES.documents, path: '/v1/documents', body: (s) => `{"documents":[{"id":"${s}${NUL}","text":"hello"}]}` },
-    { name: 'document text', route: ROUTES.documents, path: '/v1/documents', body: (s) => `{"documents":[{"id":"nul-text","text":"${s}${NUL}tail"}]}` },
-    { name: 'document metadata key', route: ROUTES.documents, path: '/v1/documents', body: (s) => `{"documents":[{"id":"nul-mkey","text":"hello","metadata":{"${s}${NUL}":1}}]}` },
-    { name: 'document metadata value', route: ROUTES.documents, path: '/v1/documents', body: (s) => `{"documents":[{"id":"nul-mval","text":"hello","metadata":{"k":"${s}${NUL}"}}]}` },
-    { name: 'document metadata nested value', route: ROUTES.documents, path: '/v1/documents', body: (s) => `{"documents":[{"id":"nul-mnest","text":"hello","metadata":{"a":{"b":["${s}${NUL}"]}}}]}` },
+    {
+      name: 'document id',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: (s) => `{"documents":[{"id":"${s}${NUL}","text":"hello"}]}`,
+    },
+    {
+      name: 'document text',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: (s) => `{"documents":[{"id":"nul-text","text":"${s}${NUL}tail"}]}`,
+    },
+    {
+      name: 'document metadata key',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: (s) => `{"documents":[{"id":"nul-mkey","text":"hello","metadata":{"${s}${NUL}":1}}]}`,
+    },
+    {
+      name: 'document metadata value',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: (s) => `{"documents":[{"id":"nul-mval","text":"hello","metadata":{"k":"${s}${NUL}"}}]}`,
+    },
+    {
+      name: 'document metadata nested value',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: (s) => `{"documents":[{"id":"nul-mnest","text":"hello","metadata":{"a":{"b":["${s}${NUL}"]}}}]}`,
+    },
     { name: 'search query', route: ROUTES.search, path: '/v1/search', body: (s) => `{"query":"${s}${NUL}tail","k":3}` },
-    { name: 'embeddings input (string)', route: ROUTES.embeddings, path: '/v1/embeddings', body: (s) => `{"input":"${s}${NUL}tail"}` },
-    { name: 'embeddings input (array item)', route: ROUTES.embeddings, path: '/v1/embeddings', body: (s) => `{"input":["ok","${s}${NUL}"]}` },
-    { name: 'embeddings model', route: ROUTES.embeddings, path: '/v1/embeddings', body: (s) => `{"input":"hi","model":"${s}${NUL}"}` },
-    { name: 'embeddings user', route: ROUTES.embeddings, path: '/v1/embeddings', body: (s) => `{"input":"hi","user":"${s}${NUL}"}` },
+    {
+      name: 'embeddings input (string)',
+      route: ROUTES.embeddings,
+      path: '/v1/embeddings',
+      body: (s) => `{"input":"${s}${NUL}tail"}`,
+    },
+    {
+      name: 'embeddings input (array item)',
+      route: ROUTES.embeddings,
+      path: '/v1/embeddings',
+      body: (s) => `{"input":["ok","${s}${NUL}"]}`,
+    },
+    {
+      name: 'embeddings model',
+      route: ROUTES.embeddings,
+      path: '/v1/embeddings',
+      body: (s) => `{"input":"hi","model":"${s}${NUL}"}`,
+    },
+    {
+      name: 'embeddings user',
+      route: ROUTES.embeddings,
+      path: '/v1/embeddings',
+      body: (s) => `{"input":"hi","user":"${s}${NUL}"}`,
+    },
   ];
   nulCases.forEach((c, i) => {
     const s = secret('nul');
-    add({ name: `NUL in ${c.name}`, category: 'nul', route: c.route, req: post(c.path, c.body(s)), expect: 'any', secret: s, quick: i === 0 || i === 4 || i === 6 });
+    add({
+      name: `NUL in ${c.name}`,
+      category: 'nul',
+      route: c.route,
+      req: post(c.path, c.body(s)),
+      expect: 'any',
+      secret: s,
+      quick: i === 0 || i === 4 || i === 6,
+    });
   });
   for (const r of [idRoutes[0]!, idRoutes[3]!]) {
     const s = secret('nul');
-    add({ name: `NUL in ?after= (${r.route})`, category: 'nul', route: r.route, req: get(`${r.path(r.own)}?after=1%00${s}`), expect: 'error', secret: s });
+    add({
+      name: `NUL in ?after= (${r.route})`,
+      category: 'nul',
+      route: r.route,
+      req: get(`${r.path(r.own)}?after=1%00${s}`),
+      expect: 'error',
+      secret: s,
+    });
   }
 
   // ---- 8. lone surrogates in every text field -------------------------------------------------
   const surrogates: { name: string; route: string; path: string; body: string }[] = [
-    { name: 'chat content \\ud800', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":"a\\ud800b"}],"max_tokens":1}' },
-    { name: 'chat content \\udfff', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":"\\udfff"}],"max_tokens":1}' },
-    { name: 'chat content, two high surrogates', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":"\\ud83d\\ud83d"}],"max_tokens":1}' },
+    {
+      name: 'chat content \\ud800',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":"a\\ud800b"}],"max_tokens":1}',
+    },
+    {
+      name: 'chat content \\udfff',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":"\\udfff"}],"max_tokens":1}',
+    },
+    {
+      name: 'chat content, two high surrogates',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":"\\ud83d\\ud83d"}],"max_tokens":1}',
+    },
     { name: 'task prompt \\ud800', route: ROUTES.tasks, path: '/v1/tasks', body: '{"prompt":"a\\ud800b","max_steps":2}' },
-    { name: 'document text \\ud800', route: ROUTES.documents, path: '/v1/documents', body: '{"documents":[{"id":"sur-text","text":"a\\ud800b"}]}' },
-    { name: 'document id \\ud800', route: ROUTES.documents, path: '/v1/documents', body: '{"documents":[{"id":"sur\\ud800","text":"hello"}]}' },
-    { name: 'document metadata key \\udc00', route: ROUTES.documents, path: '/v1/documents', body: '{"documents":[{"id":"sur-mkey","text":"hello","metadata":{"\\udc00":1}}]}' },
-    { name: 'document metadata value \\ud800', route: ROUTES.documents, path: '/v1/documents', body: '{"documents":[{"id":"sur-mval","text":"hello","metadata":{"k":"\\ud800"}}]}' },
+    {
+      name: 'document text \\ud800',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: '{"documents":[{"id":"sur-text","text":"a\\ud800b"}]}',
+    },
+    {
+      name: 'document id \\ud800',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: '{"documents":[{"id":"sur\\ud800","text":"hello"}]}',
+    },
+    {
+      name: 'document metadata key \\udc00',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: '{"documents":[{"id":"sur-mkey","text":"hello","metadata":{"\\udc00":1}}]}',
+    },
+    {
+      name: 'document metadata value \\ud800',
+      route: ROUTES.documents,
+      path: '/v1/documents',
+      body: '{"documents":[{"id":"sur-mval","text":"hello","metadata":{"k":"\\ud800"}}]}',
+    },
     { name: 'search query \\ud800', route: ROUTES.search, path: '/v1/search', body: '{"query":"a\\ud800b","k":3}' },
     { name: 'embeddings input \\ud800', route: ROUTES.embeddings, path: '/v1/embeddings', body: '{"input":"a\\ud800b"}' },
   ];
-  surrogates.forEach((c, i) => add({ name: `lone surrogate: ${c.name}`, category: 'surrogate', route: c.route, req: post(c.path, c.body), expect: 'any', quick: i === 0 || i === 4 }));
+  surrogates.forEach((c, i) =>
+    add({
+      name: `lone surrogate: ${c.name}`,
+      category: 'surrogate',
+      route: c.route,
+      req: post(c.path, c.body),
+      expect: 'any',
+      quick: i === 0 || i === 4,
+    }),
+  );
 
   // ---- 9. huge and deep metadata --------------------------------------------------------------
   const doc = (metadata: string, id = 'meta') => `{"documents":[{"id":"${id}","text":"hello","metadata":${metadata}}]}`;
@@ -307,20 +472,53 @@ export function buildCatalogue(f: Fixtures): Case[] {
     { name: 'metadata is null', body: doc('null'), expect: 'error' },
     { name: '__proto__ key', body: doc('{"__proto__":{"polluted":1}}'), expect: 'any' },
     { name: 'constructor.prototype key', body: doc('{"constructor":{"prototype":{"polluted":1}}}'), expect: 'any' },
-    { name: '300 documents in one request', body: `{"documents":[${Array.from({ length: 300 }, (_, i) => `{"id":"d${i}","text":"t${i}"}`).join(',')}]}`, expect: 'error' },
+    {
+      name: '300 documents in one request',
+      body: `{"documents":[${Array.from({ length: 300 }, (_, i) => `{"id":"d${i}","text":"t${i}"}`).join(',')}]}`,
+      expect: 'error',
+    },
     { name: 'duplicate document ids', body: '{"documents":[{"id":"dup","text":"a"},{"id":"dup","text":"b"}]}', expect: 'error' },
     { name: 'document id of 257 characters', body: `{"documents":[{"id":"${'i'.repeat(257)}","text":"a"}]}`, expect: 'error' },
     { name: 'empty document id', body: '{"documents":[{"id":"","text":"a"}]}', expect: 'error' },
     { name: 'empty documents list', body: '{"documents":[]}', expect: 'error' },
   ];
-  for (const m of meta) add({ name: `documents: ${m.name}`, category: 'metadata', route: ROUTES.documents, req: post('/v1/documents', m.body), expect: m.expect, quick: m.quick });
+  for (const m of meta)
+    add({
+      name: `documents: ${m.name}`,
+      category: 'metadata',
+      route: ROUTES.documents,
+      req: post('/v1/documents', m.body),
+      expect: m.expect,
+      quick: m.quick,
+    });
 
   // ---- 10. whitespace-only text ----------------------------------------------------------------
   const ws: { name: string; route: string; path: string; body: string; quick?: boolean }[] = [
-    { name: 'chat content " "', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":" "}],"max_tokens":1}', quick: true },
-    { name: 'chat content "\\n\\t "', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":"\\n\\t "}],"max_tokens":1}' },
-    { name: 'chat content U+3000', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":"\\u3000"}],"max_tokens":1}' },
-    { name: 'chat content ""', route: ROUTES.chat, path: '/v1/chat/stream', body: '{"messages":[{"role":"user","content":""}],"max_tokens":1}' },
+    {
+      name: 'chat content " "',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":" "}],"max_tokens":1}',
+      quick: true,
+    },
+    {
+      name: 'chat content "\\n\\t "',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":"\\n\\t "}],"max_tokens":1}',
+    },
+    {
+      name: 'chat content U+3000',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":"\\u3000"}],"max_tokens":1}',
+    },
+    {
+      name: 'chat content ""',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: '{"messages":[{"role":"user","content":""}],"max_tokens":1}',
+    },
     { name: 'task prompt " "', route: ROUTES.tasks, path: '/v1/tasks', body: '{"prompt":" ","max_steps":2}' },
     { name: 'task prompt "\\n\\n"', route: ROUTES.tasks, path: '/v1/tasks', body: '{"prompt":"\\n\\n","max_steps":2}' },
     { name: 'document text " "', route: ROUTES.documents, path: '/v1/documents', body: '{"documents":[{"id":"ws","text":" "}]}' },
@@ -330,19 +528,61 @@ export function buildCatalogue(f: Fixtures): Case[] {
     { name: 'embeddings input []', route: ROUTES.embeddings, path: '/v1/embeddings', body: '{"input":[]}' },
     { name: 'search query " "', route: ROUTES.search, path: '/v1/search', body: '{"query":" ","k":3}' },
   ];
-  for (const w of ws) add({ name: `whitespace-only: ${w.name}`, category: 'whitespace', route: w.route, req: post(w.path, w.body), expect: 'error', quick: w.quick });
+  for (const w of ws)
+    add({
+      name: `whitespace-only: ${w.name}`,
+      category: 'whitespace',
+      route: w.route,
+      req: post(w.path, w.body),
+      expect: 'error',
+      quick: w.quick,
+    });
 
   // ---- 11. numbers out of range, wrong types, floats, NaN-like strings -------------------------
-  const badNumbers = ['0', '-1', '1.5', '1e309', '-1e309', '"10"', 'null', 'true', '[]', '{}', '"NaN"', '"Infinity"', '9007199254740993', '-0'];
+  const badNumbers = [
+    '0',
+    '-1',
+    '1.5',
+    '1e309',
+    '-1e309',
+    '"10"',
+    'null',
+    'true',
+    '[]',
+    '{}',
+    '"NaN"',
+    '"Infinity"',
+    '9007199254740993',
+    '-0',
+  ];
   const bodyNumbers: { field: string; route: string; path: string; body: (v: string) => string; tooBig: string }[] = [
-    { field: 'max_tokens', route: ROUTES.chat, path: '/v1/chat/stream', body: (v) => `{"messages":[{"role":"user","content":"hi"}],"max_tokens":${v}}`, tooBig: '4097' },
+    {
+      field: 'max_tokens',
+      route: ROUTES.chat,
+      path: '/v1/chat/stream',
+      body: (v) => `{"messages":[{"role":"user","content":"hi"}],"max_tokens":${v}}`,
+      tooBig: '4097',
+    },
     { field: 'max_steps', route: ROUTES.tasks, path: '/v1/tasks', body: (v) => `{"prompt":"hi","max_steps":${v}}`, tooBig: '21' },
     { field: 'k', route: ROUTES.search, path: '/v1/search', body: (v) => `{"query":"hello","k":${v}}`, tooBig: '101' },
-    { field: 'dimensions', route: ROUTES.embeddings, path: '/v1/embeddings', body: (v) => `{"input":"hello","dimensions":${v}}`, tooBig: '100000' },
+    {
+      field: 'dimensions',
+      route: ROUTES.embeddings,
+      path: '/v1/embeddings',
+      body: (v) => `{"input":"hello","dimensions":${v}}`,
+      tooBig: '100000',
+    },
   ];
   for (const n of bodyNumbers) {
     [...badNumbers, n.tooBig].forEach((v, i) =>
-      add({ name: `${n.field} = ${v}`, category: 'numeric', route: n.route, req: post(n.path, n.body(v)), expect: 'error', quick: i === 2 }),
+      add({
+        name: `${n.field} = ${v}`,
+        category: 'numeric',
+        route: n.route,
+        req: post(n.path, n.body(v)),
+        expect: 'error',
+        quick: i === 2,
+      }),
     );
   }
   const badCursors: { v: string; expect: Expect }[] = [
@@ -361,8 +601,21 @@ export function buildCatalogue(f: Fixtures): Case[] {
   ];
   for (const r of [idRoutes[0]!, idRoutes[3]!]) {
     badCursors.forEach(({ v, expect }, i) => {
-      add({ name: `${r.route}: Last-Event-ID: ${JSON.stringify(v)}`, category: 'numeric', route: r.route, req: get(r.path(r.own), [['Last-Event-ID', v]]), expect, quick: i === 1 });
-      add({ name: `${r.route}: ?after=${encodeURIComponent(v)}`, category: 'numeric', route: r.route, req: get(`${r.path(r.own)}?after=${encodeURIComponent(v)}`), expect });
+      add({
+        name: `${r.route}: Last-Event-ID: ${JSON.stringify(v)}`,
+        category: 'numeric',
+        route: r.route,
+        req: get(r.path(r.own), [['Last-Event-ID', v]]),
+        expect,
+        quick: i === 1,
+      });
+      add({
+        name: `${r.route}: ?after=${encodeURIComponent(v)}`,
+        category: 'numeric',
+        route: r.route,
+        req: get(`${r.path(r.own)}?after=${encodeURIComponent(v)}`),
+        expect,
+      });
     });
   }
 
@@ -378,13 +631,25 @@ export function buildCatalogue(f: Fixtures): Case[] {
     { route: ROUTES.documents, req: post('/v1/documents', JSON.stringify(posts[3].valid), [JSON_CT], 'none') },
     { route: ROUTES.search, req: post('/v1/search', JSON.stringify(posts[4].valid), [JSON_CT], 'none') },
   ];
-  for (const a of authed) add({ name: `no Authorization: ${a.route}`, category: 'auth', route: a.route, req: a.req, expect: [401], quick: a.route === ROUTES.task });
+  for (const a of authed)
+    add({
+      name: `no Authorization: ${a.route}`,
+      category: 'auth',
+      route: a.route,
+      req: a.req,
+      expect: [401],
+      quick: a.route === ROUTES.task,
+    });
   const wrongKey = `W${f.keys.A.slice(1)}`;
   const taskPath = `/v1/tasks/${f.taskA}`;
   const authHeaders: { name: string; headers: [string, string][]; expect: Expect }[] = [
     { name: 'Bearer with no token', headers: [['Authorization', 'Bearer']], expect: [401] },
     { name: 'Bearer and spaces', headers: [['Authorization', 'Bearer    ']], expect: [401] },
-    { name: 'Basic credentials', headers: [['Authorization', `Basic ${Buffer.from(`u:${f.keys.A}`).toString('base64')}`]], expect: [401] },
+    {
+      name: 'Basic credentials',
+      headers: [['Authorization', `Basic ${Buffer.from(`u:${f.keys.A}`).toString('base64')}`]],
+      expect: [401],
+    },
     { name: 'Token scheme', headers: [['Authorization', `Token ${f.keys.A}`]], expect: [401] },
     { name: 'wrong key of the same length', headers: [['Authorization', `Bearer ${wrongKey}`]], expect: [401] },
     { name: 'key plus one character', headers: [['Authorization', `Bearer ${f.keys.A}x`]], expect: [401] },
@@ -392,10 +657,31 @@ export function buildCatalogue(f: Fixtures): Case[] {
     { name: 'key, a space and junk', headers: [['Authorization', `Bearer ${f.keys.A} junk`]], expect: [401] },
     { name: 'token of 8 KB', headers: [['Authorization', `Bearer ${'k'.repeat(8192)}`]], expect: [401] },
     { name: 'lower-case "bearer" scheme', headers: [['Authorization', `bearer ${f.keys.A}`]], expect: 'any' },
-    { name: 'two Authorization headers (wrong, then right)', headers: [['Authorization', `Bearer ${wrongKey}`], ['Authorization', `Bearer ${f.keys.A}`]], expect: 'any' },
-    { name: 'two Authorization headers (right, then wrong)', headers: [['Authorization', `Bearer ${f.keys.A}`], ['Authorization', `Bearer ${wrongKey}`]], expect: 'any' },
+    {
+      name: 'two Authorization headers (wrong, then right)',
+      headers: [
+        ['Authorization', `Bearer ${wrongKey}`],
+        ['Authorization', `Bearer ${f.keys.A}`],
+      ],
+      expect: 'any',
+    },
+    {
+      name: 'two Authorization headers (right, then wrong)',
+      headers: [
+        ['Authorization', `Bearer ${f.keys.A}`],
+        ['Authorization', `Bearer ${wrongKey}`],
+      ],
+      expect: 'any',
+    },
   ];
-  for (const h of authHeaders) add({ name: `GET /v1/tasks/:id: ${h.name}`, category: 'auth', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: h.headers, auth: 'none' }, expect: h.expect });
+  for (const h of authHeaders)
+    add({
+      name: `GET /v1/tasks/:id: ${h.name}`,
+      category: 'auth',
+      route: ROUTES.task,
+      req: { method: 'GET', path: taskPath, headers: h.headers, auth: 'none' },
+      expect: h.expect,
+    });
   add({
     name: 'key in ?key= on GET /v1/streams/:id (no header)',
     category: 'auth',
@@ -403,21 +689,52 @@ export function buildCatalogue(f: Fixtures): Case[] {
     req: get(`/v1/streams/${f.streamA}?key=${encodeURIComponent(f.keys.A)}`, [], 'none'),
     expect: 'any',
     quick: true,
-    check: (o) => (o.class === '2xx' ? 'bearer key accepted from the URL (?key=): keys end up in access logs and history' : undefined),
+    check: (o) =>
+      o.class === '2xx' ? 'bearer key accepted from the URL (?key=): keys end up in access logs and history' : undefined,
   });
-  add({ name: 'key in ?key= on GET /v1/tasks/:id (no header)', category: 'auth', route: ROUTES.task, req: get(`${taskPath}?key=${encodeURIComponent(f.keys.A)}`, [], 'none'), expect: [401] });
-  add({ name: 'key in ?key= on POST /v1/chat/stream (no header)', category: 'auth', route: ROUTES.chat, req: post(`/v1/chat/stream?key=${encodeURIComponent(f.keys.A)}`, JSON.stringify(posts[0].valid), [JSON_CT], 'none'), expect: [401] });
-  add({ name: 'wrong ?key= with no header on GET /v1/streams/:id', category: 'auth', route: ROUTES.stream, req: get(`/v1/streams/${f.streamA}?key=${wrongKey}`, [], 'none'), expect: [401] });
+  add({
+    name: 'key in ?key= on GET /v1/tasks/:id (no header)',
+    category: 'auth',
+    route: ROUTES.task,
+    req: get(`${taskPath}?key=${encodeURIComponent(f.keys.A)}`, [], 'none'),
+    expect: [401],
+  });
+  add({
+    name: 'key in ?key= on POST /v1/chat/stream (no header)',
+    category: 'auth',
+    route: ROUTES.chat,
+    req: post(`/v1/chat/stream?key=${encodeURIComponent(f.keys.A)}`, JSON.stringify(posts[0].valid), [JSON_CT], 'none'),
+    expect: [401],
+  });
+  add({
+    name: 'wrong ?key= with no header on GET /v1/streams/:id',
+    category: 'auth',
+    route: ROUTES.stream,
+    req: get(`/v1/streams/${f.streamA}?key=${wrongKey}`, [], 'none'),
+    expect: [401],
+  });
   const others: { name: string; route: string; req: RawRequest }[] = [
     { name: "A reads B's stream", route: ROUTES.stream, req: get(`/v1/streams/${f.streamB}`) },
-    { name: "A resumes B's stream with Last-Event-ID", route: ROUTES.stream, req: get(`/v1/streams/${f.streamB}`, [['Last-Event-ID', '1']]) },
+    {
+      name: "A resumes B's stream with Last-Event-ID",
+      route: ROUTES.stream,
+      req: get(`/v1/streams/${f.streamB}`, [['Last-Event-ID', '1']]),
+    },
     { name: "B reads A's stream", route: ROUTES.stream, req: get(`/v1/streams/${f.streamA}`, [], 'B') },
     { name: "A reads B's task", route: ROUTES.task, req: get(`/v1/tasks/${f.taskB}`) },
     { name: "A cancels B's task", route: ROUTES.taskDelete, req: { method: 'DELETE', path: `/v1/tasks/${f.taskB}` } },
     { name: "A follows B's task events", route: ROUTES.events, req: get(`/v1/tasks/${f.taskB}/events`) },
     { name: "B reads A's task", route: ROUTES.task, req: get(`/v1/tasks/${f.taskA}`, [], 'B') },
   ];
-  for (const o of others) add({ name: `other key's resource: ${o.name}`, category: 'auth', route: o.route, req: o.req, expect: [404], quick: o.route === ROUTES.stream });
+  for (const o of others)
+    add({
+      name: `other key's resource: ${o.name}`,
+      category: 'auth',
+      route: o.route,
+      req: o.req,
+      expect: [404],
+      quick: o.route === ROUTES.stream,
+    });
   add({
     name: "other key's documents: A searches for B's document text",
     category: 'auth',
@@ -431,25 +748,139 @@ export function buildCatalogue(f: Fixtures): Case[] {
   const valid = JSON.stringify(posts[1].valid);
   const auth = `Authorization: Bearer ${f.keys.A}\r\n`;
   const raw = (s: string) => Buffer.from(s, 'latin1');
-  const protocol: { name: string; route: string; req: RawRequest; expect: Expect; quick?: boolean; timeoutMs?: number; check?: Case['check'] }[] = [
-    { name: 'header value with a bare CR', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: [['X-Test', 'a\rb']] }, expect: 'error' },
-    { name: 'header value with a bare LF (injection attempt)', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: [['X-Test', 'a\nInjected: yes']] }, expect: 'error' },
-    { name: 'header name with a space', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: [['Bad Header', 'x']] }, expect: 'error' },
-    { name: 'obs-fold continuation line', route: ROUTES.task, req: { raw: raw(`GET ${taskPath} HTTP/1.1\r\nHost: x\r\n${auth}X-Fold: a\r\n  b\r\nConnection: close\r\n\r\n`), method: 'GET', path: taskPath }, expect: 'any' },
-    { name: 'NUL byte in a header value', route: ROUTES.stream, req: { method: 'GET', path: `/v1/streams/${f.streamA}`, headers: [['Last-Event-ID', '1\x002']] }, expect: 'error' },
-    { name: 'CRLF via ?after= (response splitting)', route: ROUTES.stream, req: get(`/v1/streams/${f.streamA}?after=1%0d%0aSet-Cookie:%20x=1`), expect: 'error', check: (o) => (o.headers['set-cookie'] ? 'response splitting: Set-Cookie injected' : undefined) },
-    { name: 'one header of 20 KB', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: [['X-Big', 'x'.repeat(20 * 1024)]] }, expect: 'error' },
-    { name: '200 headers of 100 bytes', route: ROUTES.task, req: { method: 'GET', path: taskPath, headers: Array.from({ length: 200 }, (_, i) => [`X-H${i}`, 'v'.repeat(100)] as [string, string]) }, expect: 'error' },
+  const protocol: {
+    name: string;
+    route: string;
+    req: RawRequest;
+    expect: Expect;
+    quick?: boolean;
+    timeoutMs?: number;
+    check?: Case['check'];
+  }[] = [
+    {
+      name: 'header value with a bare CR',
+      route: ROUTES.task,
+      req: { method: 'GET', path: taskPath, headers: [['X-Test', 'a\rb']] },
+      expect: 'error',
+    },
+    {
+      name: 'header value with a bare LF (injection attempt)',
+      route: ROUTES.task,
+      req: { method: 'GET', path: taskPath, headers: [['X-Test', 'a\nInjected: yes']] },
+      expect: 'error',
+    },
+    {
+      name: 'header name with a space',
+      route: ROUTES.task,
+      req: { method: 'GET', path: taskPath, headers: [['Bad Header', 'x']] },
+      expect: 'error',
+    },
+    {
+      name: 'obs-fold continuation line',
+      route: ROUTES.task,
+      req: {
+        raw: raw(`GET ${taskPath} HTTP/1.1\r\nHost: x\r\n${auth}X-Fold: a\r\n  b\r\nConnection: close\r\n\r\n`),
+        method: 'GET',
+        path: taskPath,
+      },
+      expect: 'any',
+    },
+    {
+      name: 'NUL byte in a header value',
+      route: ROUTES.stream,
+      req: { method: 'GET', path: `/v1/streams/${f.streamA}`, headers: [['Last-Event-ID', '1\x002']] },
+      expect: 'error',
+    },
+    {
+      name: 'CRLF via ?after= (response splitting)',
+      route: ROUTES.stream,
+      req: get(`/v1/streams/${f.streamA}?after=1%0d%0aSet-Cookie:%20x=1`),
+      expect: 'error',
+      check: (o) => (o.headers['set-cookie'] ? 'response splitting: Set-Cookie injected' : undefined),
+    },
+    {
+      name: 'one header of 20 KB',
+      route: ROUTES.task,
+      req: { method: 'GET', path: taskPath, headers: [['X-Big', 'x'.repeat(20 * 1024)]] },
+      expect: 'error',
+    },
+    {
+      name: '200 headers of 100 bytes',
+      route: ROUTES.task,
+      req: {
+        method: 'GET',
+        path: taskPath,
+        headers: Array.from({ length: 200 }, (_, i) => [`X-H${i}`, 'v'.repeat(100)] as [string, string]),
+      },
+      expect: 'error',
+    },
     { name: 'URL of 15 KB', route: ROUTES.task, req: get(`${taskPath}?q=${'x'.repeat(15 * 1024)}`), expect: 'any' },
-    { name: 'two different Content-Length headers', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', String(valid.length)], ['Content-Length', '5']]), expect: 'error', quick: true },
-    { name: 'two equal Content-Length headers', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', String(valid.length)], ['Content-Length', String(valid.length)]]), expect: 'any' },
-    { name: 'Content-Length and Transfer-Encoding: chunked', route: ROUTES.tasks, req: post('/v1/tasks', `${valid.length.toString(16)}\r\n${valid}\r\n0\r\n\r\n`, [JSON_CT, ['Content-Length', '4'], ['Transfer-Encoding', 'chunked']]), expect: 'error' },
-    { name: 'chunked with an invalid chunk size', route: ROUTES.tasks, req: post('/v1/tasks', 'zz\r\n{}\r\n0\r\n\r\n', [JSON_CT, ['Transfer-Encoding', 'chunked']]), expect: 'error' },
-    { name: 'valid chunked body', route: ROUTES.tasks, req: post('/v1/tasks', `${valid.length.toString(16)}\r\n${valid}\r\n0\r\n\r\n`, [JSON_CT, ['Transfer-Encoding', 'chunked']]), expect: 'any' },
-    { name: 'Transfer-Encoding: gzip (not chunked)', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Transfer-Encoding', 'gzip']], 'A'), expect: 'error' },
-    { name: 'negative Content-Length', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', '-5']]), expect: 'error' },
-    { name: 'Content-Length "+5"', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', '+5']]), expect: 'error' },
-    { name: 'Content-Length not a number', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', 'ten']]), expect: 'error' },
+    {
+      name: 'two different Content-Length headers',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', String(valid.length)], ['Content-Length', '5']]),
+      expect: 'error',
+      quick: true,
+    },
+    {
+      name: 'two equal Content-Length headers',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [
+        JSON_CT,
+        ['Content-Length', String(valid.length)],
+        ['Content-Length', String(valid.length)],
+      ]),
+      expect: 'any',
+    },
+    {
+      name: 'Content-Length and Transfer-Encoding: chunked',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', `${valid.length.toString(16)}\r\n${valid}\r\n0\r\n\r\n`, [
+        JSON_CT,
+        ['Content-Length', '4'],
+        ['Transfer-Encoding', 'chunked'],
+      ]),
+      expect: 'error',
+    },
+    {
+      name: 'chunked with an invalid chunk size',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', 'zz\r\n{}\r\n0\r\n\r\n', [JSON_CT, ['Transfer-Encoding', 'chunked']]),
+      expect: 'error',
+    },
+    {
+      name: 'valid chunked body',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', `${valid.length.toString(16)}\r\n${valid}\r\n0\r\n\r\n`, [
+        JSON_CT,
+        ['Transfer-Encoding', 'chunked'],
+      ]),
+      expect: 'any',
+    },
+    {
+      name: 'Transfer-Encoding: gzip (not chunked)',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Transfer-Encoding', 'gzip']], 'A'),
+      expect: 'error',
+    },
+    {
+      name: 'negative Content-Length',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', '-5']]),
+      expect: 'error',
+    },
+    {
+      name: 'Content-Length "+5"',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', '+5']]),
+      expect: 'error',
+    },
+    {
+      name: 'Content-Length not a number',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Content-Length', 'ten']]),
+      expect: 'error',
+    },
     {
       name: 'body shorter than Content-Length (no request deadline)',
       route: ROUTES.tasks,
@@ -457,19 +888,73 @@ export function buildCatalogue(f: Fixtures): Case[] {
       expect: 'error',
       quick: true,
     },
-    { name: 'body longer than Content-Length (pipelined garbage)', route: ROUTES.tasks, req: post('/v1/tasks', `${valid}GARBAGE / HTTP/1.1\r\n\r\n`, [JSON_CT, ['Content-Length', String(valid.length)]]), expect: 'any' },
-    { name: 'HTTP/1.1 without Host', route: ROUTES.task, req: { raw: raw(`GET ${taskPath} HTTP/1.1\r\n${auth}Connection: close\r\n\r\n`), method: 'GET', path: taskPath }, expect: 'error' },
-    { name: 'HTTP/1.0 without Host', route: ROUTES.task, req: { raw: raw(`GET ${taskPath} HTTP/1.0\r\n${auth}\r\n`), method: 'GET', path: taskPath }, expect: 'any' },
-    { name: 'absolute-form request target', route: ROUTES.task, req: { method: 'GET', path: `http://evil.example${taskPath}` }, expect: 'any' },
+    {
+      name: 'body longer than Content-Length (pipelined garbage)',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', `${valid}GARBAGE / HTTP/1.1\r\n\r\n`, [JSON_CT, ['Content-Length', String(valid.length)]]),
+      expect: 'any',
+    },
+    {
+      name: 'HTTP/1.1 without Host',
+      route: ROUTES.task,
+      req: { raw: raw(`GET ${taskPath} HTTP/1.1\r\n${auth}Connection: close\r\n\r\n`), method: 'GET', path: taskPath },
+      expect: 'error',
+    },
+    {
+      name: 'HTTP/1.0 without Host',
+      route: ROUTES.task,
+      req: { raw: raw(`GET ${taskPath} HTTP/1.0\r\n${auth}\r\n`), method: 'GET', path: taskPath },
+      expect: 'any',
+    },
+    {
+      name: 'absolute-form request target',
+      route: ROUTES.task,
+      req: { method: 'GET', path: `http://evil.example${taskPath}` },
+      expect: 'any',
+    },
     { name: 'asterisk-form OPTIONS *', route: ROUTES.any, req: { method: 'OPTIONS', path: '*' }, expect: 'error' },
     { name: 'unknown method FOO', route: ROUTES.any, req: { method: 'FOO', path: taskPath }, expect: 'error' },
     { name: 'TRACE', route: ROUTES.task, req: { method: 'TRACE', path: taskPath }, expect: 'error' },
-    { name: 'CONNECT', route: ROUTES.any, req: { raw: raw(`CONNECT 127.0.0.1:5432 HTTP/1.1\r\nHost: 127.0.0.1:5432\r\n${auth}\r\n`), method: 'CONNECT', path: '127.0.0.1:5432' }, expect: 'error' },
-    { name: 'garbage request line', route: ROUTES.any, req: { raw: raw('HELLO THERE\r\n\r\n'), method: 'HELLO', path: '' }, expect: 'error' },
-    { name: 'HTTP/2 prior-knowledge preface', route: ROUTES.any, req: { raw: raw('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), method: 'PRI', path: '*' }, expect: 'error' },
-    { name: 'HTTP/3.0 version', route: ROUTES.any, req: { raw: raw(`GET ${taskPath} HTTP/3.0\r\nHost: x\r\n${auth}\r\n`), method: 'GET', path: taskPath }, expect: 'error' },
-    { name: 'Expect: 100-continue', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Expect', '100-continue']]), expect: 'any' },
-    { name: 'Expect: something-else', route: ROUTES.tasks, req: post('/v1/tasks', valid, [JSON_CT, ['Expect', 'something-else']]), expect: 'error' },
+    {
+      name: 'CONNECT',
+      route: ROUTES.any,
+      req: {
+        raw: raw(`CONNECT 127.0.0.1:5432 HTTP/1.1\r\nHost: 127.0.0.1:5432\r\n${auth}\r\n`),
+        method: 'CONNECT',
+        path: '127.0.0.1:5432',
+      },
+      expect: 'error',
+    },
+    {
+      name: 'garbage request line',
+      route: ROUTES.any,
+      req: { raw: raw('HELLO THERE\r\n\r\n'), method: 'HELLO', path: '' },
+      expect: 'error',
+    },
+    {
+      name: 'HTTP/2 prior-knowledge preface',
+      route: ROUTES.any,
+      req: { raw: raw('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), method: 'PRI', path: '*' },
+      expect: 'error',
+    },
+    {
+      name: 'HTTP/3.0 version',
+      route: ROUTES.any,
+      req: { raw: raw(`GET ${taskPath} HTTP/3.0\r\nHost: x\r\n${auth}\r\n`), method: 'GET', path: taskPath },
+      expect: 'error',
+    },
+    {
+      name: 'Expect: 100-continue',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Expect', '100-continue']]),
+      expect: 'any',
+    },
+    {
+      name: 'Expect: something-else',
+      route: ROUTES.tasks,
+      req: post('/v1/tasks', valid, [JSON_CT, ['Expect', 'something-else']]),
+      expect: 'error',
+    },
     { name: 'unknown route under /v1', route: ROUTES.any, req: get('/v1/nothing-here'), expect: [404] },
     { name: 'unknown route outside /v1', route: ROUTES.any, req: get('/nothing-here', [], 'none'), expect: [404] },
     { name: 'route with a double slash', route: ROUTES.any, req: get(`/v1//tasks/${f.taskA}`), expect: 'any' },
@@ -477,7 +962,17 @@ export function buildCatalogue(f: Fixtures): Case[] {
     { name: 'trailing slash on /v1/tasks/:id/', route: ROUTES.task, req: get(`${taskPath}/`), expect: 'any' },
     { name: 'upper-case path /V1/TASKS/:id', route: ROUTES.task, req: get(`/V1/TASKS/${f.taskA}`), expect: 'any' },
   ];
-  for (const p of protocol) add({ name: p.name, category: 'protocol', route: p.route, req: p.req, expect: p.expect, quick: p.quick, timeoutMs: p.timeoutMs, check: p.check });
+  for (const p of protocol)
+    add({
+      name: p.name,
+      category: 'protocol',
+      route: p.route,
+      req: p.req,
+      expect: p.expect,
+      quick: p.quick,
+      timeoutMs: p.timeoutMs,
+      check: p.check,
+    });
 
   return cases;
 }

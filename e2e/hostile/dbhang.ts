@@ -38,13 +38,25 @@ async function timed(url: string, key: string | undefined, capMs: number): Promi
     } catch {
       code = undefined;
     }
-    return { status: res.status, ms: Math.round(performance.now() - t), retryAfter: res.headers.get('retry-after') ?? undefined, code };
+    return {
+      status: res.status,
+      ms: Math.round(performance.now() - t),
+      retryAfter: res.headers.get('retry-after') ?? undefined,
+      code,
+    };
   } catch {
     return { status: 0, ms: Math.round(performance.now() - t) };
   }
 }
 
-export async function databaseHang(opts: { db: PostgresInstance; svc: ServiceProcess; key: string; taskId: string; stallMs: number; concurrent: number }): Promise<DbHangResult> {
+export async function databaseHang(opts: {
+  db: PostgresInstance;
+  svc: ServiceProcess;
+  key: string;
+  taskId: string;
+  stallMs: number;
+  concurrent: number;
+}): Promise<DbHangResult> {
   const { svc, key } = opts;
   const cap = opts.stallMs + 15_000;
   const url = `${svc.url}/v1/tasks/${opts.taskId}`;

@@ -41,7 +41,11 @@ interface Report {
 }
 
 /** Opens an event stream and records the last event name until the server ends it. */
-function follow(url: string, key: string, init: RequestInit): { last: () => string; done: Promise<void>; status: Promise<number> } {
+function follow(
+  url: string,
+  key: string,
+  init: RequestInit,
+): { last: () => string; done: Promise<void>; status: Promise<number> } {
   let last = 'nothing';
   let resolveStatus: (n: number) => void = () => undefined;
   const status = new Promise<number>((r) => (resolveStatus = r));
@@ -136,6 +140,11 @@ export async function drainWithClients(opts: {
     participantTimeouts,
     streamEndings: streams.map((s) => s.last()),
     trickle: trickleResult,
-    ok: exited.code === 0 && sigtermToExitMs !== undefined && budgetMs !== undefined && sigtermToExitMs <= budgetMs && participantTimeouts.length === 0,
+    ok:
+      exited.code === 0 &&
+      sigtermToExitMs !== undefined &&
+      budgetMs !== undefined &&
+      sigtermToExitMs <= budgetMs &&
+      participantTimeouts.length === 0,
   };
 }

@@ -22,7 +22,10 @@ const cleanups: { name: string; fn: () => Promise<void> | void }[] = [];
 let cleaning: Promise<void> | undefined;
 export function onCleanup(name: string, fn: () => Promise<void> | void): void {
   // Something started after clean-up began (the sweep was interrupted mid-way): undo it now.
-  if (cleaning) void Promise.resolve().then(fn).catch(() => undefined);
+  if (cleaning)
+    void Promise.resolve()
+      .then(fn)
+      .catch(() => undefined);
   else cleanups.push({ name, fn });
 }
 export function cleanupAll(): Promise<void> {
@@ -202,7 +205,11 @@ export async function api(
   const t = performance.now();
   const res = await fetch(`${base}${pathname}`, {
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...opts.headers },
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: opts.signal,
   });
@@ -229,7 +236,13 @@ export async function chatToEnd(base: string, key: string, maxTokens: number): P
   return { id, events: [...text.matchAll(/^event: (\w+)/gm)].map((m) => m[1]!) };
 }
 
-export async function waitForTask(base: string, key: string, id: string, pred: (t: TaskView) => boolean, timeoutMs: number): Promise<TaskView | undefined> {
+export async function waitForTask(
+  base: string,
+  key: string,
+  id: string,
+  pred: (t: TaskView) => boolean,
+  timeoutMs: number,
+): Promise<TaskView | undefined> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     const r = await api(base, key, 'GET', `/v1/tasks/${id}`);

@@ -141,7 +141,14 @@ export function exchange(
       const ms = performance.now() - t0;
       const head = parseHead(buf);
       if (!head) {
-        resolve({ class: hang ? 'hang' : 'reset', ms, headers: {}, jsonError: false, body: buf.toString('utf8').slice(0, 300), socketError });
+        resolve({
+          class: hang ? 'hang' : 'reset',
+          ms,
+          headers: {},
+          jsonError: false,
+          body: buf.toString('utf8').slice(0, 300),
+          socketError,
+        });
         return;
       }
       const body = (isHead ? Buffer.alloc(0) : completeBody(head, buf, true)) ?? Buffer.alloc(0);

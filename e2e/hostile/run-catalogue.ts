@@ -32,7 +32,8 @@ function verdict(c: Case, o: Outcome): { flags: Flag[]; finding?: string } {
   if (o.class === 'reset') flags.push('reset');
   if (o.class === '4xx' && !o.jsonError) flags.push('non-json-4xx');
   if (c.expect === 'error' && (o.class === '2xx' || o.class === '3xx')) flags.push('accepted');
-  if (Array.isArray(c.expect) && o.status !== undefined && !c.expect.includes(o.status) && o.class !== '5xx') flags.push('unexpected-status');
+  if (Array.isArray(c.expect) && o.status !== undefined && !c.expect.includes(o.status) && o.class !== '5xx')
+    flags.push('unexpected-status');
   const finding = c.check?.(o);
   if (finding) flags.push('finding');
   return { flags, finding };
@@ -63,7 +64,12 @@ function toResult(c: Case, o: Outcome, retried = false): CaseResult {
  * Runs cases `concurrency` at a time. A 429 says the case met a capacity limit rather than its
  * validation, so those cases run again one by one at the end.
  */
-export async function runCatalogue(port: number, keys: Keys, cases: readonly Case[], opts: { concurrency: number; progress: (s: string) => void }): Promise<CaseResult[]> {
+export async function runCatalogue(
+  port: number,
+  keys: Keys,
+  cases: readonly Case[],
+  opts: { concurrency: number; progress: (s: string) => void },
+): Promise<CaseResult[]> {
   const results = new Array<CaseResult | undefined>(cases.length);
   let next = 0;
   let done = 0;

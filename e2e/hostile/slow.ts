@@ -23,7 +23,14 @@ export interface TrickleResult {
  * Sends `head` at once, then `drip` one byte per `intervalMs`, until the server closes the
  * socket or `capMs` passes (then we hang up).
  */
-export async function trickle(opts: { name: string; port: number; head: string; drip: string; intervalMs: number; capMs: number }): Promise<TrickleResult> {
+export async function trickle(opts: {
+  name: string;
+  port: number;
+  head: string;
+  drip: string;
+  intervalMs: number;
+  capMs: number;
+}): Promise<TrickleResult> {
   const t0 = performance.now();
   const socket = net.connect(opts.port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -80,7 +87,14 @@ export function trickleProbes(port: number, key: string, capMs: number, interval
   const head = (auth: string) =>
     `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
   return Promise.all([
-    trickle({ name: 'body 1 byte / 5 s, with a valid key', port, head: head(`Authorization: Bearer ${key}\r\n`), drip: body, intervalMs, capMs }),
+    trickle({
+      name: 'body 1 byte / 5 s, with a valid key',
+      port,
+      head: head(`Authorization: Bearer ${key}\r\n`),
+      drip: body,
+      intervalMs,
+      capMs,
+    }),
     trickle({ name: 'body 1 byte / 5 s, without a key', port, head: head(''), drip: body, intervalMs, capMs }),
     trickle({
       name: 'headers 1 byte / 5 s',

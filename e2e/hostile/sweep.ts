@@ -67,8 +67,24 @@ interface Plan {
   readonly floodRequests: number;
   readonly stallMs: number;
 }
-const FULL: Plan = { trickleCapMs: 40_000, idleConnections: 600, streamClients: 12, tasks: 300, taskWaitCapMs: 60_000, floodRequests: 40, stallMs: 11_000 };
-const QUICK: Plan = { trickleCapMs: 12_000, idleConnections: 200, streamClients: 8, tasks: 40, taskWaitCapMs: 10_000, floodRequests: 8, stallMs: 11_000 };
+const FULL: Plan = {
+  trickleCapMs: 40_000,
+  idleConnections: 600,
+  streamClients: 12,
+  tasks: 300,
+  taskWaitCapMs: 60_000,
+  floodRequests: 40,
+  stallMs: 11_000,
+};
+const QUICK: Plan = {
+  trickleCapMs: 12_000,
+  idleConnections: 200,
+  streamClients: 8,
+  tasks: 40,
+  taskWaitCapMs: 10_000,
+  floodRequests: 8,
+  stallMs: 11_000,
+};
 
 export async function sweep(quick: boolean): Promise<Summary> {
   const plan = quick ? QUICK : FULL;
@@ -115,15 +131,23 @@ export async function sweep(quick: boolean): Promise<Summary> {
     const taskA = (tA.json as { id: string }).id;
     const taskB = (tB.json as { id: string }).id;
     const docBMarker = `confidentialmarker${Date.now()}`;
-    const docB = await api(svc.url, keys.B, 'POST', '/v1/documents', { documents: [{ id: 'b-private', text: `key B private note ${docBMarker}` }] });
+    const docB = await api(svc.url, keys.B, 'POST', '/v1/documents', {
+      documents: [{ id: 'b-private', text: `key B private note ${docBMarker}` }],
+    });
     if (docB.status !== 200) throw new Error(`document fixture: ${docB.status} ${JSON.stringify(docB.json)}`);
-    for (const [key, id] of [[keys.A, taskA], [keys.B, taskB]] as const) {
-      if (!(await waitForTask(svc.url, key, id, (t) => t.status === 'completed', 20_000))) throw new Error(`fixture task ${id} did not complete`);
+    for (const [key, id] of [
+      [keys.A, taskA],
+      [keys.B, taskB],
+    ] as const) {
+      if (!(await waitForTask(svc.url, key, id, (t) => t.status === 'completed', 20_000)))
+        throw new Error(`fixture task ${id} did not complete`);
     }
     const stuckTask = await insertStuckTask(admin, keys.A);
 
     // Slow clients run in the background while the catalogue and the abuse probes run.
-    progress(`slow clients: 3 trickling sockets and ${plan.idleConnections} idle connections, held up to ${plan.trickleCapMs / 1000} s (in the background)`);
+    progress(
+      `slow clients: 3 trickling sockets and ${plan.idleConnections} idle connections, held up to ${plan.trickleCapMs / 1000} s (in the background)`,
+    );
     const trickling = trickleProbes(svc.port, keys.A, plan.trickleCapMs).catch((err: Error) => {
       errors.push(`trickle: ${err.message}`);
       return [] as TrickleResult[];
@@ -137,19 +161,31 @@ export async function sweep(quick: boolean): Promise<Summary> {
     });
 
     await section('1. input catalogue', async () => {
-      const all = buildCatalogue({ keys, streamA: streamA.id, streamB: streamB.id, taskA, taskB, docBMarker, maxBodyBytes: 65536 });
+      const all = buildCatalogue({
+        keys,
+        streamA: streamA.id,
+        streamB: streamB.id,
+        taskA,
+        taskB,
+        docBMarker,
+        maxBodyBytes: 65536,
+      });
       cases = quick ? quickSubset(all) : all;
       progress(`catalogue: ${cases.length} cases${quick ? ` (quick subset of ${all.length})` : ''}`);
       results = await runCatalogue(svc.port, keys, cases, { concurrency: 8, progress });
       const bad = results.filter((r) => r.flags.includes('5xx') || r.flags.includes('hang')).length;
-      progress(`catalogue done: ${results.filter((r) => r.class === '4xx' && r.jsonError).length} clean JSON 4xx, ${bad} 5xx or hangs`);
+      progress(
+        `catalogue done: ${results.filter((r) => r.class === '4xx' && r.jsonError).length} clean JSON 4xx, ${bad} 5xx or hangs`,
+      );
     });
 
     await section('2. abusive clients', async () => {
       abuse.streamSlots = await streamSlots(svc, keys, streamB.id, plan.streamClients, maxStreams);
       progress(`stream slots: A ${JSON.stringify(abuse.streamSlots.aStarts)}, B → ${abuse.streamSlots.bStartStatus}`);
       abuse.taskBurst = await taskBurst(svc, admin, keys, plan.tasks, plan.taskWaitCapMs);
-      progress(`task burst: ${JSON.stringify(abuse.taskBurst.statuses)} in ${abuse.taskBurst.burstMs} ms; B's first step after ${abuse.taskBurst.bFirstStepMs ?? '>cap'} ms`);
+      progress(
+        `task burst: ${JSON.stringify(abuse.taskBurst.statuses)} in ${abuse.taskBurst.burstMs} ms; B's first step after ${abuse.taskBurst.bFirstStepMs ?? '>cap'} ms`,
+      );
       abuse.documentFlood = await documentFlood(svc, admin, keys.A, plan.floodRequests, 50, 8);
       progress(`document flood: ${abuse.documentFlood.docsAccepted} documents accepted in ${abuse.documentFlood.elapsedMs} ms`);
     });
@@ -165,7 +201,12 @@ export async function sweep(quick: boolean): Promise<Summary> {
           route: 'POST /v1/chat/stream',
           table: 'streams' as const,
           queryLike: 'INSERT INTO streams (id%',
-          request: { method: 'POST', path: '/v1/chat/stream', headers: [['Content-Type', 'application/json']] as [string, string][], body: JSON.stringify({ messages: [{ role: 'user', content: 'abort me' }], max_tokens: 8 }) },
+          request: {
+            method: 'POST',
+            path: '/v1/chat/stream',
+            headers: [['Content-Type', 'application/json']] as [string, string][],
+            body: JSON.stringify({ messages: [{ role: 'user', content: 'abort me' }], max_tokens: 8 }),
+          },
           slotGauge: METRICS.streamClients,
           count: () => maxStreams,
         },
@@ -190,9 +231,12 @@ export async function sweep(quick: boolean): Promise<Summary> {
       for (const c of cs) {
         const r = await abortDuringSlowQuery({ svc, databaseUrl: db.url, observer: admin, keys, c, fresh: c.request });
         aborts.push(r);
-        progress(`${c.route}: ${r.aborted} aborted (${r.blockedSeen} seen blocked), ${r.leaked} slots leaked; fresh request → ${r.freshStatus}`);
+        progress(
+          `${c.route}: ${r.aborted} aborted (${r.blockedSeen} seen blocked), ${r.leaked} slots leaked; fresh request → ${r.freshStatus}`,
+        );
       }
-      const fresh = async (req: Parameters<typeof exchange>[1]) => (await exchange(svc.port, req, keys, { timeoutMs: HANG_MS })).status;
+      const fresh = async (req: Parameters<typeof exchange>[1]) =>
+        (await exchange(svc.port, req, keys, { timeoutMs: HANG_MS })).status;
       afterAborts = {
         'POST /v1/chat/stream': await fresh(cs[0]!.request),
         'GET /v1/streams/:id': await fresh(cs[1]!.request),
@@ -220,15 +264,33 @@ export async function sweep(quick: boolean): Promise<Summary> {
       progress('starting replica hostile-2 for the drain with slow clients; SIGTERM to hostile-1 (leaked slots still held)');
       const budgetCap = 8_000 + 6_000;
       const [d1, d2] = await Promise.all([
-        drainWithClients({ svc, replica: 'hostile-1 (after the sweep)', key: keys.A, streams: 0, trickleBody: false, exitCapMs: budgetCap }),
+        drainWithClients({
+          svc,
+          replica: 'hostile-1 (after the sweep)',
+          key: keys.A,
+          streams: 0,
+          trickleBody: false,
+          exitCapMs: budgetCap,
+        }),
         (async () => {
           const r2 = await startReplica(db.url, keys, 'hostile-2');
           replicas.push(r2);
-          return drainWithClients({ svc: r2.svc, replica: 'hostile-2 (slow clients attached)', key: keys.A, streams: 3, eventsTaskId: stuckTask, trickleBody: true, exitCapMs: budgetCap });
+          return drainWithClients({
+            svc: r2.svc,
+            replica: 'hostile-2 (slow clients attached)',
+            key: keys.A,
+            streams: 3,
+            eventsTaskId: stuckTask,
+            trickleBody: true,
+            exitCapMs: budgetCap,
+          });
         })(),
       ]);
       drains.push(d2, d1);
-      for (const d of drains) progress(`drain ${d.replica}: SIGTERM → exit ${d.sigtermToExitMs} ms of ${d.budgetMs} ms, exit ${d.exitCode}, abandoned: ${d.participantTimeouts.join(', ') || 'none'}`);
+      for (const d of drains)
+        progress(
+          `drain ${d.replica}: SIGTERM → exit ${d.sigtermToExitMs} ms of ${d.budgetMs} ms, exit ${d.exitCode}, abandoned: ${d.participantTimeouts.join(', ') || 'none'}`,
+        );
     });
   } catch (err) {
     errors.push(`setup: ${(err as Error).stack ?? String(err)}`);
@@ -240,7 +302,9 @@ export async function sweep(quick: boolean): Promise<Summary> {
 
   // ---- the replica logs must hold neither keys nor payloads ----------------------------------
   const logText = replicas.map((r) => `${r.svc.logs.map((l) => JSON.stringify(l)).join('\n')}\n${r.svc.stderr()}`).join('\n');
-  const apiKeysInLog = (['A', 'B'] as const).filter((k) => logText.includes(keys[k]) || logText.includes(encodeURIComponent(keys[k]))).map((k) => `key ${k}`);
+  const apiKeysInLog = (['A', 'B'] as const)
+    .filter((k) => logText.includes(keys[k]) || logText.includes(encodeURIComponent(keys[k])))
+    .map((k) => `key ${k}`);
   const payloadFragmentsInLog = cases
     .filter((c) => c.secret && logText.includes(c.secret))
     .map((c) => {
@@ -266,14 +330,19 @@ export async function sweep(quick: boolean): Promise<Summary> {
   if (leaked.length) failures.push(`leaked slots: ${leaked.map((a) => `${a.route} ${a.leaked}`).join(', ')}`);
   if (dbHang) {
     const all = [dbHang.plain, ...dbHang.concurrent];
-    if (dbHang.plain.status === 0 || dbHang.plain.ms >= HANG_MS) failures.push(`database stall: a plain request waited ${(dbHang.plain.ms / 1000).toFixed(1)} s (no query timeout)`);
+    if (dbHang.plain.status === 0 || dbHang.plain.ms >= HANG_MS)
+      failures.push(`database stall: a plain request waited ${(dbHang.plain.ms / 1000).toFixed(1)} s (no query timeout)`);
     const bare5xx = all.filter((r) => r.status >= 500 && (r.status === 500 || !r.retryAfter)).length;
     if (bare5xx) failures.push(`database stall: ${bare5xx} requests got 5xx without Retry-After`);
   }
   const slowDrain = drains[0];
-  if (slowDrain && !slowDrain.ok) failures.push(`drain with slow clients: ${slowDrain.sigtermToExitMs} ms of ${slowDrain.budgetMs} ms, exit ${slowDrain.exitCode}, abandoned ${slowDrain.participantTimeouts.join(', ') || 'none'}`);
+  if (slowDrain && !slowDrain.ok)
+    failures.push(
+      `drain with slow clients: ${slowDrain.sigtermToExitMs} ms of ${slowDrain.budgetMs} ms, exit ${slowDrain.exitCode}, abandoned ${slowDrain.participantTimeouts.join(', ') || 'none'}`,
+    );
   for (const d of drains.slice(1)) {
-    if (d.exitCode !== 0 || d.sigtermToExitMs === undefined || (d.budgetMs !== undefined && d.sigtermToExitMs > d.budgetMs)) failures.push(`drain ${d.replica}: exit ${d.exitCode} after ${d.sigtermToExitMs} ms`);
+    if (d.exitCode !== 0 || d.sigtermToExitMs === undefined || (d.budgetMs !== undefined && d.sigtermToExitMs > d.budgetMs))
+      failures.push(`drain ${d.replica}: exit ${d.exitCode} after ${d.sigtermToExitMs} ms`);
   }
   if (!slowDrain) failures.push('drain not measured');
   if (apiKeysInLog.length) failures.push(`API keys in the log: ${apiKeysInLog.join(', ')}`);

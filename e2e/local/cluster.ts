@@ -116,8 +116,16 @@ export class LocalCluster implements Driver {
     this.newRevision();
     this.loop = setInterval(() => this.reconcile(), 100);
     this.loop.unref();
-    await this.waitFor(() => this.complete() && this.lb.currentEndpoints().length === this.desired, 120_000, 'initial pods ready');
-    this.log(`pods ready: ${this.live().map((p) => p.name).join(', ')}`);
+    await this.waitFor(
+      () => this.complete() && this.lb.currentEndpoints().length === this.desired,
+      120_000,
+      'initial pods ready',
+    );
+    this.log(
+      `pods ready: ${this.live()
+        .map((p) => p.name)
+        .join(', ')}`,
+    );
   }
 
   /**
@@ -132,13 +140,20 @@ export class LocalCluster implements Driver {
     } finally {
       await client.end();
     }
-    fs.appendFileSync(path.join(this.pg.dataDir, 'pg_hba.conf'), `\n# lastcall e2e pods (e2e/local/network.ts)\nhost all all ${this.network.subnet} trust\n`);
+    fs.appendFileSync(
+      path.join(this.pg.dataDir, 'pg_hba.conf'),
+      `\n# lastcall e2e pods (e2e/local/network.ts)\nhost all all ${this.network.subnet} trust\n`,
+    );
     await this.pg.restart();
   }
 
   /** The env the chart gives a pod named `name`, bound to the pod's own address. */
   private podEnv(name: string): Record<string, string> {
-    return containerEnv(serverContainer(this.chart.deployment), { podName: name, configMaps: this.chart.configMaps, secrets: this.chart.secrets });
+    return containerEnv(serverContainer(this.chart.deployment), {
+      podName: name,
+      configMaps: this.chart.configMaps,
+      secrets: this.chart.secrets,
+    });
   }
 
   private newRevision(): void {
@@ -174,9 +189,7 @@ export class LocalCluster implements Driver {
 
   /** kube-proxy learns of endpoint changes late: the snapshot taken now is applied after the lag. */
   private propagateEndpoints(): void {
-    const snapshot = this.all
-      .filter((p) => p.ready && !p.deleting)
-      .map((p) => ({ name: p.name, host: p.ip, port: p.port }));
+    const snapshot = this.all.filter((p) => p.ready && !p.deleting).map((p) => ({ name: p.name, host: p.ip, port: p.port }));
     setTimeout(() => {
       this.lb.setEndpoints(snapshot);
       this.record({ at: Date.now(), kind: 'endpoints', detail: snapshot.map((e) => e.name).join(' ') });

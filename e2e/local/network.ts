@@ -42,7 +42,9 @@ function ipSync(args: string[], input?: string): string {
 
 function sh(script: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('sh', ['-ec', script], { timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`.trim())) : resolve()));
+    execFile('sh', ['-ec', script], { timeout: 30_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`.trim())) : resolve(),
+    );
   });
 }
 
@@ -97,7 +99,10 @@ function removeStale(): string[] {
     // A bridge without an alias is a run between `link add` and `link set alias`: not ours to judge.
     if (hasBridge && owner === undefined) continue;
     if (owner !== undefined && alive(owner)) continue;
-    const mine = [...namespaces.filter((n) => NS_RE.exec(n)![1] === x).map((n) => `netns del ${n}`), ...links.filter((n) => LINK_RE.exec(n)![1] === x && !n.startsWith('lcbr-')).map((n) => `link del ${n}`)];
+    const mine = [
+      ...namespaces.filter((n) => NS_RE.exec(n)![1] === x).map((n) => `netns del ${n}`),
+      ...links.filter((n) => LINK_RE.exec(n)![1] === x && !n.startsWith('lcbr-')).map((n) => `link del ${n}`),
+    ];
     if (hasBridge) mine.push(`link del lcbr-${x}`);
     batch(mine);
     removed.push(...mine);

@@ -68,8 +68,12 @@ export class LocalPrometheus extends ManagedChild {
     const prom = new LocalPrometheus(`http://127.0.0.1:${port}`, proc, targetsFile);
     const until = Date.now() + 30_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`prometheus exited (${proc.exitCode}); see ${path.join(dir, 'prometheus.log')}`);
-      const ok = await fetch(`${prom.url}/-/ready`).then((r) => r.ok, () => false);
+      if (proc.exitCode !== null)
+        throw new Error(`prometheus exited (${proc.exitCode}); see ${path.join(dir, 'prometheus.log')}`);
+      const ok = await fetch(`${prom.url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return prom;
       if (Date.now() > until) throw new Error('prometheus not ready within 30 s');
       await new Promise((r) => setTimeout(r, 200));

@@ -14,9 +14,21 @@ export class UpstreamProcess extends ManagedChild {
   }
 
   static startOn(port: number, tokensPerSecond: number, host = '127.0.0.1'): Promise<UpstreamProcess> {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'dist/upstream/cli.js'), '--host', host, '--port', String(port), '--tokens-per-second', String(tokensPerSecond)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist/upstream/cli.js'),
+        '--host',
+        host,
+        '--port',
+        String(port),
+        '--tokens-per-second',
+        String(tokensPerSecond),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     return new Promise((resolve, reject) => {
       let out = '';
       let err = '';

@@ -66,10 +66,16 @@ export function timelineHtml(report: ScenarioReport, events: TimelineEvent[]): s
   const rows: string[] = [];
   let y = 40;
   for (const c of report.cases) {
-    rows.push(`<rect x="${x(c.startedAt)}" y="20" width="${Math.max(1, x(c.endedAt) - x(c.startedAt))}" height="12" fill="${c.failures.length ? '#fcbba1' : '#c7e9c0'}"><title>${esc(c.name)}</title></rect>`);
+    rows.push(
+      `<rect x="${x(c.startedAt)}" y="20" width="${Math.max(1, x(c.endedAt) - x(c.startedAt))}" height="12" fill="${c.failures.length ? '#fcbba1' : '#c7e9c0'}"><title>${esc(c.name)}</title></rect>`,
+    );
   }
-  for (const e of events.filter((e) => e.kind === 'rollout-restart' || e.kind === 'database-restart' || e.kind === 'upstream-faults')) {
-    rows.push(`<line x1="${x(e.at)}" x2="${x(e.at)}" y1="18" y2="2000" stroke="#888" stroke-dasharray="3,3"><title>${esc(`${e.kind} ${e.detail ?? ''}`)}</title></line>`);
+  for (const e of events.filter(
+    (e) => e.kind === 'rollout-restart' || e.kind === 'database-restart' || e.kind === 'upstream-faults',
+  )) {
+    rows.push(
+      `<line x1="${x(e.at)}" x2="${x(e.at)}" y1="18" y2="2000" stroke="#888" stroke-dasharray="3,3"><title>${esc(`${e.kind} ${e.detail ?? ''}`)}</title></line>`,
+    );
   }
   rows.push(`<text x="4" y="${y}" class="h">pods</text>`);
   y += 8;
@@ -77,17 +83,23 @@ export function timelineHtml(report: ScenarioReport, events: TimelineEvent[]): s
     const t = terminations.get(pod);
     rows.push(`<text x="4" y="${y + 11}">${esc(pod)}${t ? ` → ${t.exitCode ?? t.signal}` : ''}</text>`);
     for (const s of podSegments(pod, events, t, t1)) {
-      rows.push(`<rect x="${x(s.from)}" y="${y}" width="${Math.max(1, x(s.to) - x(s.from))}" height="14" fill="${COLORS[s.label] ?? '#ccc'}"><title>${esc(`${pod} ${s.label} ${((s.to - s.from) / 1000).toFixed(2)} s`)}</title></rect>`);
+      rows.push(
+        `<rect x="${x(s.from)}" y="${y}" width="${Math.max(1, x(s.to) - x(s.from))}" height="14" fill="${COLORS[s.label] ?? '#ccc'}"><title>${esc(`${pod} ${s.label} ${((s.to - s.from) / 1000).toFixed(2)} s`)}</title></rect>`,
+      );
     }
     y += 18;
   }
-  const handedOff = report.cases.flatMap((c) => c.streams).filter((s) => s.handoffsAt.length > 0 || s.resumes > 0 || s.failure || s.errorEvent);
+  const handedOff = report.cases
+    .flatMap((c) => c.streams)
+    .filter((s) => s.handoffsAt.length > 0 || s.resumes > 0 || s.failure || s.errorEvent);
   y += 14;
   rows.push(`<text x="4" y="${y}" class="h">streams handed off / resumed (${handedOff.length})</text>`);
   y += 6;
   for (const s of handedOff) {
     const color = s.failure ? '#de2d26' : s.errorEvent ? '#fd8d3c' : '#3182bd';
-    rows.push(`<line x1="${x(s.startedAt)}" x2="${x(s.endedAt ?? t1)}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"><title>${esc(`stream #${s.index} ${s.streamId ?? ''}: ${s.maxTokens} tokens, ${s.resumes} resumes${s.failure ? `, FAILED: ${s.failure}` : ''}`)}</title></line>`);
+    rows.push(
+      `<line x1="${x(s.startedAt)}" x2="${x(s.endedAt ?? t1)}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"><title>${esc(`stream #${s.index} ${s.streamId ?? ''}: ${s.maxTokens} tokens, ${s.resumes} resumes${s.failure ? `, FAILED: ${s.failure}` : ''}`)}</title></line>`,
+    );
     for (const h of s.handoffsAt) rows.push(`<circle cx="${x(h)}" cy="${y}" r="2" fill="#e34a33"/>`);
     y += 3;
   }
@@ -96,7 +108,10 @@ export function timelineHtml(report: ScenarioReport, events: TimelineEvent[]): s
     .map(([k, c]) => `<span><i style="background:${c}"></i>${k}</span>`)
     .join(' ');
   const caseList = report.cases
-    .map((c) => `<li class="${c.failures.length ? 'fail' : 'pass'}">${c.failures.length ? 'FAIL' : 'PASS'} — ${esc(c.name)}<br><code>${esc(JSON.stringify(c.facts))}</code>${c.failures.map((f) => `<br>✗ ${esc(f)}`).join('')}</li>`)
+    .map(
+      (c) =>
+        `<li class="${c.failures.length ? 'fail' : 'pass'}">${c.failures.length ? 'FAIL' : 'PASS'} — ${esc(c.name)}<br><code>${esc(JSON.stringify(c.facts))}</code>${c.failures.map((f) => `<br>✗ ${esc(f)}`).join('')}</li>`,
+    )
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>lastcall e2e (${report.driver})</title>
 <style>body{font:13px system-ui,sans-serif;margin:16px}svg text{font:11px monospace}svg text.h{font-weight:bold}

@@ -6,7 +6,14 @@ import type { ScenarioReport } from '../scenario/rolling-restart.js';
 import { timelineHtml } from './timeline.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /**
  * summary.json (every case's facts and failures, every pod's termination), timeline.html and a
@@ -36,7 +43,9 @@ export async function writeReport(dir: string, report: ScenarioReport, timeline:
   const summary = path.join(dir, 'summary.json');
   const cases = report.cases.map(({ streams, tasks, ...c }) => ({
     ...c,
-    streamsNotExact: streams.filter((s) => !s.exact).map((s) => ({ index: s.index, streamId: s.streamId, failure: s.failure, error: s.errorEvent })),
+    streamsNotExact: streams
+      .filter((s) => !s.exact)
+      .map((s) => ({ index: s.index, streamId: s.streamId, failure: s.failure, error: s.errorEvent })),
     tasks: tasks.map((t) => ({ id: t.id, status: t.status, steps: t.steps.length, failure: t.failure })),
   }));
   fs.writeFileSync(summary, JSON.stringify({ ...report, cases, ...(screenshot ? { screenshot } : {}) }, null, 2));

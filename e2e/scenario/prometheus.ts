@@ -5,7 +5,10 @@ import { METRICS } from '../../src/metrics/names.js';
 interface PromResponse {
   status: string;
   error?: string;
-  data: { resultType: string; result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] };
+  data: {
+    resultType: string;
+    result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
+  };
 }
 
 async function query(url: string, path: string, params: Record<string, string>): Promise<PromResponse['data']['result']> {
@@ -84,7 +87,11 @@ export interface AlertSeen {
 
 const ALERT_META = new Set(['__name__', 'alertname', 'alertstate', 'severity']);
 const labelKey = (m: Record<string, string>) =>
-  JSON.stringify(Object.entries(m).filter(([k]) => !ALERT_META.has(k)).sort(([a], [b]) => a.localeCompare(b)));
+  JSON.stringify(
+    Object.entries(m)
+      .filter(([k]) => !ALERT_META.has(k))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 
 /**
  * The alerts Prometheus had pending or firing over [from, to] (ALERTS, evaluated every second by
@@ -100,7 +107,10 @@ export async function alertsDuring(url: string, from: number, to: number): Promi
     const min = Math.min(...(r.values ?? []).map(([, v]) => Number(v) * 1000));
     if (Number.isFinite(min)) activeAt.set(key, Math.min(activeAt.get(key) ?? Infinity, min));
   }
-  const seen = new Map<string, { alertname: string; labels: Record<string, string>; severity?: string; first: number; firing: number[] }>();
+  const seen = new Map<
+    string,
+    { alertname: string; labels: Record<string, string>; severity?: string; first: number; firing: number[] }
+  >();
   for (const r of states) {
     const key = `${r.metric.alertname}${labelKey(r.metric)}`;
     const times = (r.values ?? []).filter(([, v]) => Number(v) === 1).map(([t]) => t * 1000);

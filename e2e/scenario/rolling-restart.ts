@@ -70,7 +70,11 @@ function streamFailures(records: readonly StreamRecord[]): string[] {
   return listed(
     'stream',
     records.flatMap((r) =>
-      r.failure ? [`#${r.index} (${r.streamId ?? 'no id'}): ${r.failure}`] : r.errorEvent ? [`#${r.index} (${r.streamId}): error event: ${r.errorEvent}`] : [],
+      r.failure
+        ? [`#${r.index} (${r.streamId ?? 'no id'}): ${r.failure}`]
+        : r.errorEvent
+          ? [`#${r.index} (${r.streamId}): error event: ${r.errorEvent}`]
+          : [],
     ),
   );
 }
@@ -86,7 +90,8 @@ async function taskFailures(d: Driver, load: TaskLoad, timeoutMs: number): Promi
     const steps = stored.get(t.id) ?? [];
     const once = steps.length === new Set(steps).size && steps.every((s, i) => s === i);
     if (!once || steps.length === 0) out.push(`${t.id}: steps recorded ${JSON.stringify(steps)}, expected 0..n-1 once each`);
-    else if (steps.length !== t.steps.length) out.push(`${t.id}: API shows ${t.steps.length} steps, the database ${steps.length}`);
+    else if (steps.length !== t.steps.length)
+      out.push(`${t.id}: API shows ${t.steps.length} steps, the database ${steps.length}`);
   }
   return listed('task', out);
 }
@@ -98,7 +103,8 @@ function terminationFailures(ts: readonly Termination[]): string[] {
     const problems: string[] = [];
     if (t.killedAtDeadline || t.signal === 'SIGKILL') problems.push('was SIGKILLed at the end of its grace period');
     else if (t.exitCode !== 0) problems.push(`exited ${t.exitCode ?? t.signal}`);
-    if (t.finishedAt > t.deletedAt + t.gracePeriodSeconds * 1000) problems.push(`finished ${t.finishedAt - t.deletedAt} ms after deletion (grace ${t.gracePeriodSeconds} s)`);
+    if (t.finishedAt > t.deletedAt + t.gracePeriodSeconds * 1000)
+      problems.push(`finished ${t.finishedAt - t.deletedAt} ms after deletion (grace ${t.gracePeriodSeconds} s)`);
     if (!t.message) problems.push('left no drain report as its termination message');
     return problems.map((p) => `pod ${t.pod} ${p}`);
   });
@@ -163,13 +169,25 @@ const rollingRestarts: ScenarioCase = {
     for (let i = 1; i <= o.restarts; i++) {
       const t = Date.now();
       await d.rolloutRestart();
-      o.progress(`rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started`);
+      o.progress(
+        `rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started`,
+      );
     }
     await Promise.all([streams.stop(), embeddings.stop()]);
     o.progress(`streams done: ${streams.records.length}; embedding rounds ${embeddings.rounds}; waiting for tasks`);
-    const failures = [...streamFailures(streams.records), ...listed('embeddings', embeddings.failures), ...(await taskFailures(d, tasks, 120_000))];
-    const facts = { ...streamFacts(streams.records, d), tasks: tasks.records.length, embeddingRounds: embeddings.rounds, rollouts: o.restarts };
-    if (facts.streamsLongerThanDrainBudget === 0) failures.push('no stream was longer than the drain budget: the scenario did not test handoff');
+    const failures = [
+      ...streamFailures(streams.records),
+      ...listed('embeddings', embeddings.failures),
+      ...(await taskFailures(d, tasks, 120_000)),
+    ];
+    const facts = {
+      ...streamFacts(streams.records, d),
+      tasks: tasks.records.length,
+      embeddingRounds: embeddings.rounds,
+      rollouts: o.restarts,
+    };
+    if (facts.streamsLongerThanDrainBudget === 0)
+      failures.push('no stream was longer than the drain budget: the scenario did not test handoff');
     if (facts.resumes === 0) failures.push('no stream was handed off and resumed during the rollouts');
     await d.settle();
     await waitForScrape(d);
@@ -197,7 +215,12 @@ const scaleDown: ScenarioCase = {
     const { minTokens, maxTokens } = streamTokens(d);
     const concurrency = Math.max(10, Math.round(o.streams / 4));
     // Streams up to four drain budgets long: the removed replicas must hand most of theirs off.
-    const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency, minTokens: Math.max(minTokens, Math.round(maxTokens / 2)), maxTokens });
+    const streams = new StreamLoad(d.serviceUrl, d.apiKey, {
+      tag,
+      concurrency,
+      minTokens: Math.max(minTokens, Math.round(maxTokens / 2)),
+      maxTokens,
+    });
     const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
     const batch = streams.runBatch(concurrency * 2);
     await tasks.submit(Math.max(5, Math.round(o.tasks / 5)));
@@ -220,7 +243,8 @@ const scaleDown: ScenarioCase = {
       restoredTo: before,
     };
     if (before < 2) failures.push(`the Deployment had ${before} replica(s): nothing to scale down`);
-    if (facts.streamsHandedOff === 0) failures.push('no stream was handed off by the replicas scaled away: the case did not test the drain');
+    if (facts.streamsHandedOff === 0)
+      failures.push('no stream was handed off by the replicas scaled away: the case did not test the drain');
     return { failures, facts, streams: streams.records, tasks: tasks.records };
   },
 };
@@ -228,7 +252,12 @@ const scaleDown: ScenarioCase = {
 /** A batch of long streams and some tasks, with `fault` injected once they are under way. */
 async function faultCase(d: Driver, o: ScenarioOptions, tag: string, fault: () => Promise<string>) {
   const { maxTokens } = streamTokens(d);
-  const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: Math.max(10, Math.round(o.streams / 4)), minTokens: Math.round(maxTokens / 2), maxTokens });
+  const streams = new StreamLoad(d.serviceUrl, d.apiKey, {
+    tag,
+    concurrency: Math.max(10, Math.round(o.streams / 4)),
+    minTokens: Math.round(maxTokens / 2),
+    maxTokens,
+  });
   const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
   const batch = streams.runBatch(Math.max(10, Math.round(o.streams / 4)));
   await tasks.submit(Math.max(5, Math.round(o.tasks / 5)));
@@ -237,7 +266,12 @@ async function faultCase(d: Driver, o: ScenarioOptions, tag: string, fault: () =
   await batch;
   const failures = [...streamFailures(streams.records), ...(await taskFailures(d, tasks, 120_000))];
   await d.settle();
-  return { failures, facts: { ...streamFacts(streams.records, d), tasks: tasks.records.length }, streams: streams.records, tasks: tasks.records };
+  return {
+    failures,
+    facts: { ...streamFacts(streams.records, d), tasks: tasks.records.length },
+    streams: streams.records,
+    tasks: tasks.records,
+  };
 }
 
 const sigkill: ScenarioCase = {
@@ -280,9 +314,21 @@ const upstreamFaults: ScenarioCase = {
     const client = { signal: noHang };
     // Every 5th upstream completion breaks after 5 tokens: lastcall continues it from the
     // persisted prefix, so every client still gets the exact text.
-    const sometimes = new StreamLoad(d.serviceUrl, d.apiKey, { tag: `${tag}-a`, concurrency: 10, minTokens: after * 4, maxTokens: after * 8, client });
+    const sometimes = new StreamLoad(d.serviceUrl, d.apiKey, {
+      tag: `${tag}-a`,
+      concurrency: 10,
+      minTokens: after * 4,
+      maxTokens: after * 8,
+      client,
+    });
     // Every upstream completion breaks: the retries run out and the stream must end with an error.
-    const always = new StreamLoad(d.serviceUrl, d.apiKey, { tag: `${tag}-b`, concurrency: 5, minTokens: after * 10, maxTokens: after * 12, client });
+    const always = new StreamLoad(d.serviceUrl, d.apiKey, {
+      tag: `${tag}-b`,
+      concurrency: 5,
+      minTokens: after * 10,
+      maxTokens: after * 12,
+      client,
+    });
     try {
       await d.setUpstreamFaults!({ failEveryNthStream: 5, failAfterTokens: after });
       await sometimes.runBatch(30);
@@ -294,9 +340,12 @@ const upstreamFaults: ScenarioCase = {
     const failures = streamFailures(sometimes.records);
     for (const r of always.records) {
       if (r.failure) failures.push(`stream #${r.index} (upstream always failing): ${r.failure}`);
-      else if (r.errorEvent === undefined) failures.push(`stream #${r.index} (upstream always failing) ended without an error event`);
+      else if (r.errorEvent === undefined)
+        failures.push(`stream #${r.index} (upstream always failing) ended without an error event`);
       else if (r.prefixTokens === undefined || r.prefixTokens < after)
-        failures.push(`stream #${r.index} errored after ${r.prefixTokens} reference tokens: not an exact prefix of at least the ${after} the upstream sent`);
+        failures.push(
+          `stream #${r.index} errored after ${r.prefixTokens} reference tokens: not an exact prefix of at least the ${after} the upstream sent`,
+        );
     }
     const facts = {
       streams: sometimes.records.length,
@@ -312,12 +361,22 @@ const upstreamFaults: ScenarioCase = {
 export const CASES: readonly ScenarioCase[] = [rollingRestarts, scaleDown, sigkill, databaseRestart, upstreamFaults];
 
 /** The alerts seen during a case, checked against what the case promises. */
-async function alertCheck(d: Driver, c: ScenarioCase, from: number): Promise<{ alerts?: AlertSeen[]; facts: Record<string, unknown>; failures: string[] }> {
+async function alertCheck(
+  d: Driver,
+  c: ScenarioCase,
+  from: number,
+): Promise<{ alerts?: AlertSeen[]; facts: Record<string, unknown>; failures: string[] }> {
   if (!d.prometheusUrl) return { facts: {}, failures: [] };
   // Two evaluation intervals after the last scrape, so what the case caused has been evaluated.
   await sleep(3_000);
   const alerts = await alertsDuring(d.prometheusUrl, from, Date.now());
-  const describe = (a: AlertSeen) => [a.alertname, ...Object.entries(a.labels).filter(([k]) => k !== 'namespace' && k !== 'job').map(([k, v]) => `${k}=${v}`)].join(' ');
+  const describe = (a: AlertSeen) =>
+    [
+      a.alertname,
+      ...Object.entries(a.labels)
+        .filter(([k]) => k !== 'namespace' && k !== 'job')
+        .map(([k, v]) => `${k}=${v}`),
+    ].join(' ');
   const fired = alerts.filter((a) => a.firingFrom !== undefined && !a.carriedOver);
   const facts = {
     alertsFired: fired.map(describe),
@@ -359,7 +418,12 @@ export async function runScenario(d: Driver, o: ScenarioOptions, only?: string):
     const r = await c.run(d, o, `${tag}-${cases.length}`);
     const terminations = (await d.terminations()).filter((t) => t.deletedAt >= caseStart);
     const alerts = await alertCheck(d, c, caseStart);
-    const failures = [...r.failures, ...terminationFailures(terminations), ...(c.platformErrorsExpected ? [] : serviceFailures(d, before)), ...alerts.failures];
+    const failures = [
+      ...r.failures,
+      ...terminationFailures(terminations),
+      ...(c.platformErrorsExpected ? [] : serviceFailures(d, before)),
+      ...alerts.failures,
+    ];
     const result: CaseResult = {
       name: c.name,
       startedAt: caseStart,
@@ -371,9 +435,19 @@ export async function runScenario(d: Driver, o: ScenarioOptions, only?: string):
       failures,
     };
     cases.push(result);
-    o.progress(`${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(result.facts)}`);
+    o.progress(
+      `${failures.length === 0 ? 'PASS' : 'FAIL'} (${((result.endedAt - caseStart) / 1000).toFixed(0)} s): ${c.name} ${JSON.stringify(result.facts)}`,
+    );
     for (const f of failures) o.progress(`  ✗ ${f}`);
   }
   const { progress: _progress, ...options } = o;
-  return { driver: d.name, startedAt, endedAt: Date.now(), timings: d.timings, options, cases, ok: cases.every((c) => c.failures.length === 0) };
+  return {
+    driver: d.name,
+    startedAt,
+    endedAt: Date.now(),
+    timings: d.timings,
+    options,
+    cases,
+    ok: cases.every((c) => c.failures.length === 0),
+  };
 }

@@ -39,7 +39,8 @@ export function referenceTokens(content: string, maxTokens: number): readonly st
   return plan([{ role: 'user', content }], maxTokens).tokens;
 }
 
-const spread = (key: string, lo: number, hi: number) => lo + (createHash('sha256').update(key).digest().readUInt32BE(0) % (hi - lo + 1));
+const spread = (key: string, lo: number, hi: number) =>
+  lo + (createHash('sha256').update(key).digest().readUInt32BE(0) % (hi - lo + 1));
 
 /**
  * Keeps `concurrency` streams open through the Service until stopped: each worker starts a new
@@ -271,7 +272,8 @@ export class EmbeddingLoad {
           ...auth,
           stats: this.stats,
         });
-        if (found.results[0]?.id !== id) throw new Error(`search for ${id} returned ${found.results.map((r) => r.id).join(', ') || 'nothing'}`);
+        if (found.results[0]?.id !== id)
+          throw new Error(`search for ${id} returned ${found.results.map((r) => r.id).join(', ') || 'nothing'}`);
         this.rounds++;
       } catch (err) {
         this.failures.push((err as Error).message);

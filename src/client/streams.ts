@@ -63,7 +63,12 @@ export function streamChat(baseUrl: string, body: ChatBody, opts: StreamClientOp
   return follow(baseUrl, { body }, 0, opts);
 }
 
-export function resumeStream(baseUrl: string, streamId: string, afterSeq: number, opts: StreamClientOptions = {}): Promise<StreamResult> {
+export function resumeStream(
+  baseUrl: string,
+  streamId: string,
+  afterSeq: number,
+  opts: StreamClientOptions = {},
+): Promise<StreamResult> {
   return follow(baseUrl, { streamId }, afterSeq, opts);
 }
 
@@ -71,19 +76,24 @@ export function resumeStream(baseUrl: string, streamId: string, afterSeq: number
 export async function waitReady(adminUrl: string, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await fetch(`${adminUrl}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${adminUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > until) throw new Error(`${adminUrl}/readyz not ready after ${timeoutMs} ms`);
     await delay(100);
   }
 }
 
-type Ending =
-  | { kind: 'final' }
-  | { kind: 'end'; retryAfterMs: number }
-  | { kind: 'cut' };
+type Ending = { kind: 'final' } | { kind: 'end'; retryAfterMs: number } | { kind: 'cut' };
 
-async function follow(baseUrl: string, start: { body?: ChatBody; streamId?: string }, afterSeq: number, opts: StreamClientOptions): Promise<StreamResult> {
+async function follow(
+  baseUrl: string,
+  start: { body?: ChatBody; streamId?: string },
+  afterSeq: number,
+  opts: StreamClientOptions,
+): Promise<StreamResult> {
   const base = baseUrl.replace(/\/+$/, '');
   const result: StreamResult = {
     streamId: start.streamId ?? '',
@@ -100,7 +110,9 @@ async function follow(baseUrl: string, start: { body?: ChatBody; streamId?: stri
   let wait = 0;
   for (let attempt = 1; ; attempt++) {
     if (attempt > maxAttempts) {
-      throw new Error(`stream ${result.streamId || '(not started)'}: gave up after ${maxAttempts} attempts at event ${result.lastEventId}`);
+      throw new Error(
+        `stream ${result.streamId || '(not started)'}: gave up after ${maxAttempts} attempts at event ${result.lastEventId}`,
+      );
     }
     if (wait > 0) await delay(wait, opts.signal);
     let res: Response;
@@ -180,7 +192,9 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
   switch (event) {
     case 'token':
       if (id !== expected) {
-        throw new StreamProtocolError(`stream ${result.streamId}: token id ${msg.id} after ${result.lastEventId} (${id !== undefined && id <= result.lastEventId ? 'repeat' : 'gap'})`);
+        throw new StreamProtocolError(
+          `stream ${result.streamId}: token id ${msg.id} after ${result.lastEventId} (${id !== undefined && id <= result.lastEventId ? 'repeat' : 'gap'})`,
+        );
       }
       result.text += String(d.text);
       result.lastEventId = id;
@@ -188,7 +202,8 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
     case 'done':
       // Resuming from the done event's own id (what a browser holds after `done`) replays just `done`.
       if (id === result.lastEventId && result.text === '') result.lastEventId = id - 1;
-      else if (id !== expected) throw new StreamProtocolError(`stream ${result.streamId}: done id ${msg.id} after token ${result.lastEventId}`);
+      else if (id !== expected)
+        throw new StreamProtocolError(`stream ${result.streamId}: done id ${msg.id} after token ${result.lastEventId}`);
       result.finishReason = String(d.finish_reason);
       result.usage = d.usage;
       return { kind: 'final' };
@@ -197,7 +212,9 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
       return { kind: 'final' };
     case 'end':
       if (d.last_event_id !== result.lastEventId) {
-        throw new StreamProtocolError(`stream ${result.streamId}: end says last_event_id ${String(d.last_event_id)}, received ${result.lastEventId}`);
+        throw new StreamProtocolError(
+          `stream ${result.streamId}: end says last_event_id ${String(d.last_event_id)}, received ${result.lastEventId}`,
+        );
       }
       return { kind: 'end', retryAfterMs: Number(d.retry_after_ms ?? 0) };
     default:

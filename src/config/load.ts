@@ -129,7 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
   const keys = parseApiKeys(e.API_KEYS);
   if (keys.length === 0 && inKubernetes && !e.ALLOW_ANONYMOUS) {
-    throw new ConfigError('API_KEYS is unset: inside Kubernetes the API refuses to start open to anyone; set API_KEYS, or ALLOW_ANONYMOUS=true to choose an open API');
+    throw new ConfigError(
+      'API_KEYS is unset: inside Kubernetes the API refuses to start open to anyone; set API_KEYS, or ALLOW_ANONYMOUS=true to choose an open API',
+    );
   }
   return Object.freeze({
     replica: e.REPLICA_ID ?? os.hostname(),
@@ -143,7 +145,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       headersTimeoutMs: Math.min(10, e.REQUEST_TIMEOUT_SECONDS) * 1000,
       maxConnections: e.MAX_CONNECTIONS,
-      auth: { keys, allowAnonymous: e.ALLOW_ANONYMOUS || (!inKubernetes && keys.length === 0), allowKeyInQuery: e.ALLOW_KEY_IN_QUERY },
+      auth: {
+        keys,
+        allowAnonymous: e.ALLOW_ANONYMOUS || (!inKubernetes && keys.length === 0),
+        allowKeyInQuery: e.ALLOW_KEY_IN_QUERY,
+      },
     },
     database: {
       url: e.DATABASE_URL,
@@ -163,7 +169,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddings: { modelDir: e.EMBEDDING_MODEL_DIR, aliases: list(e.EMBEDDING_MODEL_ALIASES) },
     // One lease length for every leased thing: a task and a stream's generation.
     streams: { maxConcurrent: e.MAX_CONCURRENT_STREAMS, leaseSeconds: e.TASK_LEASE_SECONDS, persist: e.STREAM_PERSIST },
-    tasks: { leaseSeconds: e.TASK_LEASE_SECONDS, concurrency: e.TASK_WORKER_CONCURRENCY, maxEventStreams: e.MAX_CONCURRENT_STREAMS },
+    tasks: {
+      leaseSeconds: e.TASK_LEASE_SECONDS,
+      concurrency: e.TASK_WORKER_CONCURRENCY,
+      maxEventStreams: e.MAX_CONCURRENT_STREAMS,
+    },
     retention: { hours: e.RETENTION_HOURS },
     tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     inKubernetes,
@@ -196,7 +206,8 @@ export function parseApiKeys(raw: string | undefined): ApiKey[] {
     }
     if (!named) return { key, owner: `key:${createHash('sha256').update(key).digest('hex').slice(0, 16)}` };
     const name = named[1]!;
-    if (names.has(name)) throw new ConfigError(`API_KEYS: the name ${name} is given twice; rotate by replacing the key under one name`);
+    if (names.has(name))
+      throw new ConfigError(`API_KEYS: the name ${name} is given twice; rotate by replacing the key under one name`);
     names.add(name);
     return { key, owner: `name:${name}` };
   });

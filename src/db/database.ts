@@ -66,7 +66,8 @@ export async function openDatabase(
     logger.warn({ dataDir: dir }, 'using embedded PGlite: one replica only; set DATABASE_URL to scale out');
   }
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
-  for (const p of new Set([pool, maintenancePool])) p.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
+  for (const p of new Set([pool, maintenancePool]))
+    p.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
 
   let inFlight = 0;
   const quiet = new Quiescence(() => inFlight === 0);
@@ -80,8 +81,10 @@ export async function openDatabase(
       opts.metrics?.errors.inc({ kind });
       logger.debug({ kind, err: (err as Error).message }, 'database call failed');
       // The client can do nothing about it but retry later, on this replica or another.
-      if (kind === 'unavailable') throw unavailable('storage_unavailable', 'the database is unavailable; retry shortly', 1, { cause: err });
-      if (kind === 'timeout') throw unavailable('storage_unavailable', 'the database did not answer in time; retry shortly', 1, { cause: err });
+      if (kind === 'unavailable')
+        throw unavailable('storage_unavailable', 'the database is unavailable; retry shortly', 1, { cause: err });
+      if (kind === 'timeout')
+        throw unavailable('storage_unavailable', 'the database did not answer in time; retry shortly', 1, { cause: err });
       throw err;
     } finally {
       inFlight--;
@@ -149,8 +152,10 @@ function errorKind(err: unknown): DatabaseErrorKind | undefined {
   const e = err as { code?: string; message?: string } | null;
   const message = e?.message ?? '';
   if (/timeout exceeded when trying to connect|Query read timeout/i.test(message)) return 'timeout';
-  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(e?.code ?? '')) return 'unavailable';
-  if (/Connection terminated|Client was closed|Client has encountered a connection error|not queryable/i.test(message)) return 'unavailable';
+  if (/^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN)$/.test(e?.code ?? ''))
+    return 'unavailable';
+  if (/Connection terminated|Client was closed|Client has encountered a connection error|not queryable/i.test(message))
+    return 'unavailable';
   return undefined;
 }
 

@@ -4,7 +4,10 @@ import { createDatabaseMetrics } from './metrics.js';
 import { openDatabase, type Database } from './database.js';
 
 /** The database every other feature uses; it closes last, once nothing queries it. */
-export async function createDatabaseFeature(deps: CoreDeps, config: DatabaseConfig): Promise<Feature & { readonly db: Database }> {
+export async function createDatabaseFeature(
+  deps: CoreDeps,
+  config: DatabaseConfig,
+): Promise<Feature & { readonly db: Database }> {
   const db = await openDatabase({
     ...config,
     logger: deps.logger,

@@ -23,9 +23,7 @@ export interface ShutdownBudget extends BudgetInputs {
  * the propagation delay plus every phase's reserve, naming the numbers.
  */
 export function computeBudget(inputs: BudgetInputs): ShutdownBudget {
-  const totalMs = Math.round(
-    (inputs.gracePeriodSeconds - inputs.preStopSeconds - inputs.safetyMarginSeconds) * 1000,
-  );
+  const totalMs = Math.round((inputs.gracePeriodSeconds - inputs.preStopSeconds - inputs.safetyMarginSeconds) * 1000);
   const propagationMs = Math.round(inputs.endpointPropagationSeconds * 1000);
   const finalScrapeMs = Math.round((inputs.finalScrapeWaitSeconds ?? 0) * 1000);
   const needed = propagationMs + MIN_RESERVED_MS + finalScrapeMs;

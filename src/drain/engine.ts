@@ -1,14 +1,7 @@
 import { deadlineAt, sleep, untilAborted, type Clock } from '../time/clock.js';
 import type { PhaseCap, PhaseName, PhaseSpec } from './phases.js';
 import type { ShutdownBudget } from './budget.js';
-import type {
-  DrainReport,
-  DrainState,
-  LifecycleState,
-  Participant,
-  ParticipantOutcome,
-  PhaseRecord,
-} from './types.js';
+import type { DrainReport, DrainState, LifecycleState, Participant, ParticipantOutcome, PhaseRecord } from './types.js';
 
 export interface DrainObserver {
   phaseStarted(phase: PhaseName): void;
@@ -109,11 +102,7 @@ export class DrainEngine {
       const laterReserve = table.slice(i + 1).reduce((sum, p) => sum + reserveOf(p), 0);
       const latest = overallDeadline - laterReserve;
       const cap =
-        spec.cap === 'propagation'
-          ? budget.propagationMs
-          : spec.cap === 'reserve'
-            ? reserveOf(spec)
-            : Number.POSITIVE_INFINITY;
+        spec.cap === 'propagation' ? budget.propagationMs : spec.cap === 'reserve' ? reserveOf(spec) : Number.POSITIVE_INFINITY;
       const at = Math.max(start, Math.min(start + cap, latest));
       this.transition(spec.name);
       this.opts.observer.phaseStarted(spec.name);
@@ -145,10 +134,7 @@ export class DrainEngine {
     };
   }
 
-  private async runOne(
-    p: Participant,
-    deadline: ReturnType<typeof deadlineAt>,
-  ): Promise<ParticipantOutcome> {
+  private async runOne(p: Participant, deadline: ReturnType<typeof deadlineAt>): Promise<ParticipantOutcome> {
     const { clock } = this.opts;
     const started = clock.now();
     const ms = () => Math.round(clock.now() - started);

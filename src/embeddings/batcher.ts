@@ -57,7 +57,9 @@ export class MicroBatcher {
 
   submit(texts: readonly string[]): Promise<EmbeddedBatch> {
     if (this.#closed) {
-      return Promise.reject(unavailable('draining', 'this replica is shutting down and takes no new embedding work', DRAINING_RETRY_AFTER_SECONDS));
+      return Promise.reject(
+        unavailable('draining', 'this replica is shutting down and takes no new embedding work', DRAINING_RETRY_AFTER_SECONDS),
+      );
     }
     if (this.#accepted + texts.length > this.#opts.maxQueued) {
       return Promise.reject(tooManyRequests(`embedding queue is full (${this.#opts.maxQueued} texts waiting); retry shortly`, 1));

@@ -16,7 +16,10 @@ export interface EmbeddingsDeps extends CoreDeps {
  * (on a thread of its own) before anything else touches the disk, so a missing or corrupt model
  * exits 1 without touching DATA_DIR.
  */
-export async function createEmbeddingsFeature(deps: EmbeddingsDeps, config: EmbeddingsConfig): Promise<Feature & { readonly service: Embeddings }> {
+export async function createEmbeddingsFeature(
+  deps: EmbeddingsDeps,
+  config: EmbeddingsConfig,
+): Promise<Feature & { readonly service: Embeddings }> {
   const model = await loadEmbeddingModelOnThread(locateModel(config.modelDir), { onFailure: (err) => deps.onModelFailure(err) });
   const service = createEmbeddingService({ model, metrics: createEmbeddingMetrics(deps.registry), logger: deps.logger });
   return {

@@ -81,7 +81,9 @@ export async function loadEmbeddingModel(
     // ~13 % of a batch's time) gives exact usage figures for free.
     pipe.tokenizer = new Proxy(pipe.tokenizer, {
       apply(target, thisArg, args: unknown[]) {
-        const out = Reflect.apply(target, thisArg, args) as { attention_mask: { dims: number[]; data: ArrayLike<bigint | number> } };
+        const out = Reflect.apply(target, thisArg, args) as {
+          attention_mask: { dims: number[]; data: ArrayLike<bigint | number> };
+        };
         tokensPerRow = countRows(out.attention_mask);
         return out;
       },

@@ -24,7 +24,8 @@ export function encodeEmbeddingList({ vectors, model, promptTokens, format }: Em
   const head = '{"object":"list","data":[';
   const tail = `],"model":${JSON.stringify(model)},"usage":${JSON.stringify({ prompt_tokens: promptTokens, total_tokens: promptTokens })}}`;
   const perVector = (v: Float32Array) => (format === 'float' ? vectorTextBytes(v.length) : Math.ceil(v.byteLength / 3) * 4 + 2);
-  const capacity = Buffer.byteLength(head) + Buffer.byteLength(tail) + vectors.reduce((n, v) => n + ITEM_FRAMING_BYTES + perVector(v), 0);
+  const capacity =
+    Buffer.byteLength(head) + Buffer.byteLength(tail) + vectors.reduce((n, v) => n + ITEM_FRAMING_BYTES + perVector(v), 0);
   const buf = Buffer.allocUnsafe(capacity);
   let pos = buf.write(head, 0, 'latin1');
   vectors.forEach((v, index) => {

@@ -20,7 +20,10 @@ export function mountEmbeddingRoutes(api: Router, embeddings: Embeddings): void 
     async post(req, res) {
       const body = EmbeddingRequest.parse(req.body);
       if (body.model !== undefined && body.model !== embeddings.model) {
-        throw badRequest('model_not_found', `model ${JSON.stringify(body.model)} is not served here; this replica serves ${embeddings.model}`);
+        throw badRequest(
+          'model_not_found',
+          `model ${JSON.stringify(body.model)} is not served here; this replica serves ${embeddings.model}`,
+        );
       }
       if (body.dimensions !== undefined && body.dimensions !== embeddings.dims) {
         throw badRequest('unsupported_dimensions', `dimensions must be ${embeddings.dims} for ${embeddings.model}`);
@@ -28,7 +31,9 @@ export function mountEmbeddingRoutes(api: Router, embeddings: Embeddings): void 
       const texts = typeof body.input === 'string' ? [body.input] : body.input;
       const { vectors, tokens } = await embeddings.embed(texts);
       const promptTokens = tokens.reduce((a, b) => a + b, 0);
-      res.type('application/json').send(encodeEmbeddingList({ vectors, model: embeddings.model, promptTokens, format: body.encoding_format }));
+      res
+        .type('application/json')
+        .send(encodeEmbeddingList({ vectors, model: embeddings.model, promptTokens, format: body.encoding_format }));
     },
   });
 }

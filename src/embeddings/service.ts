@@ -30,7 +30,11 @@ export interface EmbeddingService extends Embeddings {
 }
 
 /** Serves one loaded model through a micro-batcher. */
-export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: EmbeddingMetrics; logger: Logger }): EmbeddingService {
+export function createEmbeddingService(opts: {
+  model: EmbeddingModel;
+  metrics: EmbeddingMetrics;
+  logger: Logger;
+}): EmbeddingService {
   const { model, metrics, logger } = opts;
   const batcher = new MicroBatcher({
     maxBatch: MAX_BATCH,
@@ -40,7 +44,10 @@ export function createEmbeddingService(opts: { model: EmbeddingModel; metrics: E
   });
   metrics.modelLoaded.set(1);
   metrics.modelBytes.set(model.weightBytes);
-  logger.info({ model: model.id, dir: model.dir, dims: model.dims, weightBytes: model.weightBytes, loadMs: Math.round(model.loadMs) }, 'embedding model loaded');
+  logger.info(
+    { model: model.id, dir: model.dir, dims: model.dims, weightBytes: model.weightBytes, loadMs: Math.round(model.loadMs) },
+    'embedding model loaded',
+  );
 
   const embed = async (texts: readonly string[], field: TextField = INPUT_FIELD): Promise<EmbeddedBatch> => {
     checkTexts(texts, field);

@@ -42,7 +42,8 @@ export async function loadEmbeddingModelOnThread(
   const info = await new Promise<ModelInfo>((resolve, reject) => {
     const onMessage = (msg: FromThread) => {
       if (msg.kind === 'ready') resolve(msg.info);
-      else if (msg.kind === 'load-failed') reject(msg.config ? new ConfigError(msg.message) : new Error(`embedding model failed to load: ${msg.message}`));
+      else if (msg.kind === 'load-failed')
+        reject(msg.config ? new ConfigError(msg.message) : new Error(`embedding model failed to load: ${msg.message}`));
     };
     const onExit = (code: number) => reject(new Error(`embedding thread exited with code ${code} while loading`));
     worker.on('message', onMessage).once('error', reject).once('exit', onExit);
@@ -50,7 +51,8 @@ export async function loadEmbeddingModelOnThread(
     detachLoadListeners = () => worker.off('message', onMessage).off('error', reject).off('exit', onExit);
   }).finally(() => detachLoadListeners());
 
-  const unusable = (cause: Error) => unavailable('model_unavailable', 'the embedding model stopped on this replica; retry on another', 1, { cause });
+  const unusable = (cause: Error) =>
+    unavailable('model_unavailable', 'the embedding model stopped on this replica; retry on another', 1, { cause });
   const stop = (err: Error) => {
     if (stopped) return;
     stopped = err;

@@ -26,9 +26,7 @@ export class ConnectionTracker {
   private closing = false;
   /** Sockets that have started at least one request. */
   private readonly requested = new WeakSet<Socket>();
-  private readonly quiet = new Quiescence(
-    () => this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0),
-  );
+  private readonly quiet = new Quiescence(() => this.workInFlight === 0 && (!this.closing || this.socketsMidRequest === 0));
 
   constructor(
     private readonly server: Server,

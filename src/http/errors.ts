@@ -11,7 +11,11 @@ export function sendError(res: ServerResponse, err: ApiError): void {
     return;
   }
   const body = JSON.stringify({ error: { code: err.code, message: err.message } });
-  res.writeHead(err.status, { ...err.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(err.status, {
+    ...err.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -67,8 +71,5 @@ export const notFoundHandler: RequestHandler = (req, res) =>
 export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
   const allow = allowed.join(', ');
   return (req, res) =>
-    sendError(
-      res,
-      new ApiError(405, 'method_not_allowed', `${req.method} not allowed; use ${allow}`, { Allow: allow }),
-    );
+    sendError(res, new ApiError(405, 'method_not_allowed', `${req.method} not allowed; use ${allow}`, { Allow: allow }));
 }

@@ -87,7 +87,14 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
         for (const { req, res } of cut) {
           metrics.rejected.inc({ reason: 'draining' });
           res.setHeader('Connection', 'close');
-          sendError(res, unavailable('draining', 'this replica is shutting down; retry and another replica will answer', DRAINING_RETRY_AFTER_SECONDS));
+          sendError(
+            res,
+            unavailable(
+              'draining',
+              'this replica is shutting down; retry and another replica will answer',
+              DRAINING_RETRY_AFTER_SECONDS,
+            ),
+          );
           res.once('finish', () => req.socket.destroy());
         }
         return { socketsOpen: connections.sockets, requestsInFlight: connections.requestsInFlight, bodiesCut: cut.length };

@@ -20,7 +20,11 @@ export function intake(drain: DrainState, metrics: HttpMetrics): RequestHandler 
       metrics.rejected.inc({ reason: 'draining' });
       return sendError(
         res,
-        unavailable('draining', 'this replica is shutting down; retry and another replica will answer', DRAINING_RETRY_AFTER_SECONDS),
+        unavailable(
+          'draining',
+          'this replica is shutting down; retry and another replica will answer',
+          DRAINING_RETRY_AFTER_SECONDS,
+        ),
       );
     }
     metrics.inFlight.inc();

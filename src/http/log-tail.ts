@@ -53,7 +53,10 @@ export async function tailLog<H, E>(log: TailedLog<H, E>, target: TailTarget<E>,
     if (opts.stopped() || (await opts.interrupt?.(head))) return { kind: 'interrupted', head };
     const last = log.lastOf(head);
     while (!target.closed && (last === undefined || target.cursor < last)) {
-      const entries = await log.page(target.cursor, last === undefined ? opts.pageSize : Math.min(opts.pageSize, last - target.cursor));
+      const entries = await log.page(
+        target.cursor,
+        last === undefined ? opts.pageSize : Math.min(opts.pageSize, last - target.cursor),
+      );
       if (entries.length > 0 && log.seqOf(entries[0]!) !== target.cursor + 1) {
         throw new Error(`log has no entry ${target.cursor + 1} (next is ${log.seqOf(entries[0]!)})`);
       }

@@ -31,10 +31,13 @@ export function route(router: Router, path: string, handlers: Partial<Record<Met
   const r = router.route(path);
   const mount = mounts.get(router);
   const label = `${mount?.prefix ?? ''}${path}`;
-  r.all((_req, res, next) => {
-    res.locals.route = label;
-    next();
-  }, ...(mount?.before ?? []));
+  r.all(
+    (_req, res, next) => {
+      res.locals.route = label;
+      next();
+    },
+    ...(mount?.before ?? []),
+  );
   const allowed: string[] = [];
   for (const [method, handler] of Object.entries(handlers) as [Method, RequestHandler][]) {
     r[method](handler);

@@ -23,12 +23,18 @@ export function sseEvent(event: string, data: unknown, id?: number): string {
  * `?after=N` (a client starting on another page or replica). Undefined when neither is given; a
  * 400 with `code`, naming the field, when the value is not an integer ≥ `min`.
  */
-export function resumeCursor(req: Pick<Request, 'get' | 'query'>, opts: { min: number; code: string; meaning: string }): number | undefined {
+export function resumeCursor(
+  req: Pick<Request, 'get' | 'query'>,
+  opts: { min: number; code: string; meaning: string },
+): number | undefined {
   const header = req.get('last-event-id');
   const raw = (header ?? (typeof req.query.after === 'string' ? req.query.after : undefined))?.trim();
   if (raw === undefined || raw === '') return undefined;
   if (!/^-?\d{1,9}$/.test(raw) || Number(raw) < opts.min) {
-    throw badRequest(opts.code, `${header !== undefined ? 'Last-Event-ID' : 'after'} must be ${opts.meaning} (an integer ≥ ${opts.min})`);
+    throw badRequest(
+      opts.code,
+      `${header !== undefined ? 'Last-Event-ID' : 'after'} must be ${opts.meaning} (an integer ≥ ${opts.min})`,
+    );
   }
   return Number(raw);
 }

@@ -19,7 +19,12 @@ export function issueTicket(key: ApiKey, streamId: string, nowSeconds = Math.flo
 }
 
 /** The key whose ticket this is, if it is one for `streamId` and has not expired. */
-export function verifyTicket(keys: readonly ApiKey[], streamId: string, ticket: string, nowSeconds = Math.floor(Date.now() / 1000)): ApiKey | undefined {
+export function verifyTicket(
+  keys: readonly ApiKey[],
+  streamId: string,
+  ticket: string,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): ApiKey | undefined {
   const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(ticket);
   if (!m) return undefined;
   const expires = Number(m[1]);

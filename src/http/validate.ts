@@ -21,7 +21,8 @@ export function text(opts: { max: number; nonBlank?: boolean }) {
     .superRefine((s, ctx) => {
       const problem = textProblem(s);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      else if (opts.nonBlank && s.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
+      else if (opts.nonBlank && s.trim().length === 0)
+        ctx.addIssue({ code: 'custom', message: 'must not be empty or only whitespace' });
     });
 }
 
@@ -44,10 +45,12 @@ export function metadataProblem(value: unknown): string | undefined {
     if (v === null || typeof v !== 'object') continue;
     if (depth > METADATA_LIMITS.maxDepth) return `is nested deeper than ${METADATA_LIMITS.maxDepth} levels`;
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
-    if (!Array.isArray(v) && entries.length > METADATA_LIMITS.maxKeys) return `${path || 'object'} has more than ${METADATA_LIMITS.maxKeys} keys`;
+    if (!Array.isArray(v) && entries.length > METADATA_LIMITS.maxKeys)
+      return `${path || 'object'} has more than ${METADATA_LIMITS.maxKeys} keys`;
     for (const [k, x] of entries) {
       if (!Array.isArray(v)) {
-        if (k.length > METADATA_LIMITS.maxKeyChars) return `key ${JSON.stringify(k.slice(0, 20))}… is longer than ${METADATA_LIMITS.maxKeyChars} characters`;
+        if (k.length > METADATA_LIMITS.maxKeyChars)
+          return `key ${JSON.stringify(k.slice(0, 20))}… is longer than ${METADATA_LIMITS.maxKeyChars} characters`;
         const problem = textProblem(k);
         if (problem) return `key ${problem}`;
       }

@@ -30,7 +30,10 @@ export class Admission {
     const max = MAX_CLIENTS_PER_GENERATION * this.opts.maxConcurrent;
     if (this.opts.clients() < max) return;
     this.opts.rejected('too_many_stream_clients');
-    throw tooManyRequests(`this replica is sending ${max} streams to clients (${MAX_CLIENTS_PER_GENERATION} × MAX_CONCURRENT_STREAMS)`, 1);
+    throw tooManyRequests(
+      `this replica is sending ${max} streams to clients (${MAX_CLIENTS_PER_GENERATION} × MAX_CONCURRENT_STREAMS)`,
+      1,
+    );
   }
 
   checkGenerationRoom(): void {

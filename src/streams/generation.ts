@@ -137,7 +137,9 @@ export class Generation {
       const remaining = this.request.max_tokens - this.lastSeq;
       if (remaining <= 0) return { finish_reason: 'length', usage: this.usage(undefined) };
       // The persisted prefix goes back as the assistant's partial answer: the upstream continues it.
-      const messages = prefix ? [...this.request.messages, { role: 'assistant' as const, content: prefix }] : this.request.messages;
+      const messages = prefix
+        ? [...this.request.messages, { role: 'assistant' as const, content: prefix }]
+        : this.request.messages;
       try {
         const stream = await llm.client.chat.completions.create(
           { model: llm.model, messages, max_tokens: remaining, stream: true, stream_options: { include_usage: true } },
@@ -165,7 +167,9 @@ export class Generation {
           await this.deps.flush();
           prefix = await this.deps.store.prefix(this.id, this.lastSeq);
         } catch (e) {
-          return { error: { code: 'upstream_error', message: `upstream failed and the log could not be read: ${(e as Error).message}` } };
+          return {
+            error: { code: 'upstream_error', message: `upstream failed and the log could not be read: ${(e as Error).message}` },
+          };
         }
       }
     }
@@ -213,7 +217,10 @@ export class Generation {
         this.deps.logger.warn({ stream: this.id, err: (err as Error).message }, 'could not release a stream lease');
       }
     }
-    return this.endAll(reason === 'lease_lost' ? 'lease_lost' : 'server_shutdown', reason === 'client_aborted' ? 'client_aborted' : 'handed_off');
+    return this.endAll(
+      reason === 'lease_lost' ? 'lease_lost' : 'server_shutdown',
+      reason === 'client_aborted' ? 'client_aborted' : 'handed_off',
+    );
   }
 
   private async endAll(reason: EndReason, result: StreamOutcome): Promise<StreamOutcome> {

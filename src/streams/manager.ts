@@ -122,7 +122,9 @@ export class StreamManager implements FollowContext {
   }
 
   adopt(row: StreamRow, prefix: string): Generation {
-    return this.track(new Generation({ id: row.id, epoch: row.epoch }, row.owner, row.request, row.lastSeq, prefix, this.genDeps));
+    return this.track(
+      new Generation({ id: row.id, epoch: row.epoch }, row.owner, row.request, row.lastSeq, prefix, this.genDeps),
+    );
   }
 
   private track(gen: Generation): Generation {

@@ -4,7 +4,6 @@ import { FRONT_DOORS, STREAM_OUTCOMES } from './protocol.js';
 import { METRICS } from '../metrics/names.js';
 import { zeroSeries } from '../metrics/registry.js';
 
-
 export function createStreamMetrics(registry: Registry) {
   const metrics = {
     active: new Gauge({

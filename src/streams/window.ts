@@ -21,7 +21,8 @@ export class TokenWindow {
   }
 
   push(seq: number, text: string): void {
-    if (seq !== this.first + this.texts.length) throw new Error(`window: expected seq ${this.first + this.texts.length}, got ${seq}`);
+    if (seq !== this.first + this.texts.length)
+      throw new Error(`window: expected seq ${this.first + this.texts.length}, got ${seq}`);
     this.texts.push(text);
   }
 

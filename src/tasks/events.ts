@@ -39,7 +39,13 @@ export class TaskEvents {
     const target = new StepTarget(stream, after);
     const shutdown = () => {
       const last = target.cursor;
-      const end = { reason: 'server_shutdown', resumable: true, task_id: task.id, last_event_id: last >= 0 ? last : null, retry_after_ms: RETRY_AFTER_MS };
+      const end = {
+        reason: 'server_shutdown',
+        resumable: true,
+        task_id: task.id,
+        last_event_id: last >= 0 ? last : null,
+        retry_after_ms: RETRY_AFTER_MS,
+      };
       void stream.end(sseEvent('end', end));
     };
     this.open.add(shutdown);
@@ -60,7 +66,13 @@ export class TaskEvents {
       );
       if (end.kind === 'finished' || end.kind === 'gone') {
         const current = end.kind === 'finished' ? end.head : undefined;
-        stream.write(sseEvent('done', { status: current?.status ?? 'cancelled', result: current?.result ?? null, error: current?.error ?? undefined }));
+        stream.write(
+          sseEvent('done', {
+            status: current?.status ?? 'cancelled',
+            result: current?.result ?? null,
+            error: current?.error ?? undefined,
+          }),
+        );
       }
     } catch (err) {
       this.logger.warn({ taskId: task.id, err: (err as Error).message }, 'task event stream failed');

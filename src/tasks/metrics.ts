@@ -4,7 +4,6 @@ import { FINAL_STATUSES } from './state.js';
 import { METRICS } from '../metrics/names.js';
 import { zeroSeries } from '../metrics/registry.js';
 
-
 export function createTaskMetrics(registry: Registry) {
   const metrics = {
     eventStreams: new Gauge({

@@ -47,7 +47,8 @@ export function mountTaskRoutes(
       }
       const task = await store.get(id, owner);
       if (!task) throw notFound('task');
-      if (task.status !== 'cancelled') throw conflict('task_finished', `task is already ${task.status}; only queued or running tasks can be cancelled`);
+      if (task.status !== 'cancelled')
+        throw conflict('task_finished', `task is already ${task.status}; only queued or running tasks can be cancelled`);
       res.json(taskView(task, await store.steps(task.id)));
     },
   });

@@ -19,9 +19,18 @@ const signal = AbortSignal.timeout(Number(values.timeout) * 1000);
 const say = (check: string, ok: boolean, detail: unknown) => process.stdout.write(`${JSON.stringify({ check, ok, detail })}\n`);
 
 try {
-  const stream = await streamChat(baseUrl, { messages: [{ role: 'user', content: 'helm test smoke check' }], max_tokens: 16 }, { apiKey, signal });
+  const stream = await streamChat(
+    baseUrl,
+    { messages: [{ role: 'user', content: 'helm test smoke check' }], max_tokens: 16 },
+    { apiKey, signal },
+  );
   const streamOk = !stream.error && stream.text.length > 0 && stream.lastEventId > 0;
-  say('stream', streamOk, { streamId: stream.streamId, tokens: stream.lastEventId, finishReason: stream.finishReason, resumes: stream.resumes });
+  say('stream', streamOk, {
+    streamId: stream.streamId,
+    tokens: stream.lastEventId,
+    finishReason: stream.finishReason,
+    resumes: stream.resumes,
+  });
 
   const res = await fetch(`${baseUrl}/v1/embeddings`, {
     method: 'POST',

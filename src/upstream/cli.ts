@@ -22,7 +22,9 @@ if (!(rate > 0)) {
 }
 const upstream = createUpstreamServer({ tokensPerSecond: rate, host: values.host, port });
 const url = await upstream.listen();
-process.stdout.write(`${JSON.stringify({ msg: 'dev upstream listening (deterministic text, not a real model)', url, tokensPerSecond: rate })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ msg: 'dev upstream listening (deterministic text, not a real model)', url, tokensPerSecond: rate })}\n`,
+);
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => void upstream.close().then(() => process.exit(0)));
 }

@@ -43,7 +43,13 @@ export function createUpstreamServer(opts: UpstreamOptions) {
         return json(res, 200, { object: 'list', data: [{ id: 'lastcall-dev', object: 'model', owned_by: 'lastcall' }] });
       }
       if (req.method === 'POST' && url === '/__dev/faults') {
-        Object.assign(faults, z.object({ failEveryNthStream: z.number().int().min(0), failAfterTokens: z.number().int().min(0) }).partial().parse(await body(req)));
+        Object.assign(
+          faults,
+          z
+            .object({ failEveryNthStream: z.number().int().min(0), failAfterTokens: z.number().int().min(0) })
+            .partial()
+            .parse(await body(req)),
+        );
         return json(res, 200, faults);
       }
       if (req.method !== 'POST' || url !== '/v1/chat/completions') {
@@ -51,7 +57,9 @@ export function createUpstreamServer(opts: UpstreamOptions) {
       }
       const parsed = chatRequest.safeParse(await body(req));
       if (!parsed.success) {
-        return json(res, 400, { error: { message: parsed.error.issues[0]?.message ?? 'invalid', type: 'invalid_request_error' } });
+        return json(res, 400, {
+          error: { message: parsed.error.issues[0]?.message ?? 'invalid', type: 'invalid_request_error' },
+        });
       }
       const r = parsed.data;
       const { tokens, promptTokens } = plan(r.messages, r.max_completion_tokens ?? r.max_tokens);
@@ -68,17 +76,23 @@ export function createUpstreamServer(opts: UpstreamOptions) {
         await sleep(systemClock, tokens.length * intervalMs, aborted.signal);
         if (aborted.signal.aborted) return;
         return json(res, 200, {
-          id, object: 'chat.completion', created, model: r.model,
+          id,
+          object: 'chat.completion',
+          created,
+          model: r.model,
           choices: [{ index: 0, message: { role: 'assistant', content: tokens.join('') }, finish_reason: finishReason }],
           usage,
         });
       }
 
       streamsStarted++;
-      const failAt = faults.failEveryNthStream > 0 && streamsStarted % faults.failEveryNthStream === 0 ? faults.failAfterTokens : -1;
+      const failAt =
+        faults.failEveryNthStream > 0 && streamsStarted % faults.failEveryNthStream === 0 ? faults.failAfterTokens : -1;
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
       const chunk = (delta: object, finish: string | null, extra: object = {}) =>
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
+        );
       chunk({ role: 'assistant', content: '' }, null);
       const started = performance.now();
       for (let i = 0; i < tokens.length; i++) {
@@ -94,7 +108,9 @@ export function createUpstreamServer(opts: UpstreamOptions) {
       }
       chunk({}, finishReason);
       if (r.stream_options?.include_usage) {
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [], usage })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [], usage })}\n\n`,
+        );
       }
       res.end('data: [DONE]\n\n');
     } catch (err) {

@@ -88,4 +88,3 @@ export class VectorStore {
     return result.rows.map((r) => ({ id: r.id, score: 1 - Number(r.distance), text: r.text, metadata: r.metadata }));
   }
 }
-

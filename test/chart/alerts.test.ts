@@ -42,10 +42,15 @@ function run(args: string[]): { status: number; out: string } {
 }
 
 interface RuleFile {
-  groups: { name: string; rules: { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+  }[];
 }
 const rules = loadYaml<RuleFile>(readFileSync(RULES, 'utf8'));
-const testFiles = readdirSync(TESTS_DIR).filter((f) => f.endsWith('.test.yaml')).sort();
+const testFiles = readdirSync(TESTS_DIR)
+  .filter((f) => f.endsWith('.test.yaml'))
+  .sort();
 
 describe('alert rules', () => {
   it('promtool check rules accepts the generated file', () => {
@@ -75,7 +80,9 @@ describe('alert rules', () => {
       const silent = clean.alert_rule_test.filter((t) => t.alertname === a.name);
       expect(silent.length, `${a.name}: checked in the clean rollout`).toBeGreaterThanOrEqual(3);
       for (const t of silent) expect(t.exp_alerts).toEqual([]);
-      const fires = faults.tests.flatMap((t) => t.alert_rule_test).filter((t) => t.alertname === a.name && t.exp_alerts.length > 0);
+      const fires = faults.tests
+        .flatMap((t) => t.alert_rule_test)
+        .filter((t) => t.alertname === a.name && t.exp_alerts.length > 0);
       expect(fires.length, `${a.name}: a fault that fires it`).toBeGreaterThan(0);
     }
   });

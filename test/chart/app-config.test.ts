@@ -45,14 +45,21 @@ function podEnv(objs: K8sObject[]): Record<string, string> {
   }
   for (const e of c.env ?? []) {
     // $(VAR) expansion as the kubelet does it, from variables defined earlier.
-    env[e.name] = e.value !== undefined ? e.value.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (m, v: string) => env[v] ?? m) : resolveRef(e.name);
+    env[e.name] =
+      e.value !== undefined ? e.value.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (m, v: string) => env[v] ?? m) : resolveRef(e.name);
   }
   return env;
 }
 
 const scenarios: [string, Parameters<typeof render>[0]][] = [
   ...CI_VALUES.map(([s, f]): [string, Parameters<typeof render>[0]] => [`ci/${s}`, { files: [f] }]),
-  ['API keys and an OpenAI key in the chart Secret', { setJson: { 'secret.apiKeys': ['a', 'b'] }, set: { 'secret.openaiApiKey': 'sk', 'config.openaiBaseUrl': 'https://api.example.com/v1' } }],
+  [
+    'API keys and an OpenAI key in the chart Secret',
+    {
+      setJson: { 'secret.apiKeys': ['a', 'b'] },
+      set: { 'secret.openaiApiKey': 'sk', 'config.openaiBaseUrl': 'https://api.example.com/v1' },
+    },
+  ],
   ['external database URL', { set: { 'database.url': 'postgresql://u:p@db:5432/x', replicaCount: 2 } }],
   [
     'resume mode, persistence, aliases, retention and tracing',
@@ -150,7 +157,9 @@ describe('chart and app refuse the same shutdown timings', () => {
   }
 
   it('the chart names the same numbers the app would', () => {
-    const err = renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 5, 'shutdown.preStopSleepSeconds': 2, 'shutdown.safetyMarginSeconds': 2 } });
+    const err = renderError({
+      set: { 'shutdown.terminationGracePeriodSeconds': 5, 'shutdown.preStopSleepSeconds': 2, 'shutdown.safetyMarginSeconds': 2 },
+    });
     expect(err).toMatch(/terminationGracePeriodSeconds \(5\) - preStopSleepSeconds \(2\) - safetyMarginSeconds \(2\)/);
   });
 });

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { CI_VALUES, envMap, find, podSpec, render, renderError, runHelm, CHART, type Container, type K8sObject } from './helm.js';
 
-const configMap = (objs: K8sObject[]) => (find(objs, 'ConfigMap', 'lc-lastcall') as unknown as { data: Record<string, string> }).data;
+const configMap = (objs: K8sObject[]) =>
+  (find(objs, 'ConfigMap', 'lc-lastcall') as unknown as { data: Record<string, string> }).data;
 const container = (objs: K8sObject[]): Container => podSpec(find(objs, 'Deployment')).containers[0]!;
 
 describe('auth: fail closed', () => {
@@ -42,7 +43,9 @@ describe('auth: fail closed', () => {
 
   it('every ci scenario makes the choice explicitly, and extraEnv cannot override it', () => {
     for (const [, f] of CI_VALUES) expect(() => render({ files: [f], strictAuth: true })).not.toThrow();
-    expect(renderError({ setJson: { extraEnv: [{ name: 'ALLOW_ANONYMOUS', value: 'true' }] } })).toMatch(/extraEnv: ALLOW_ANONYMOUS is set by the chart/);
+    expect(renderError({ setJson: { extraEnv: [{ name: 'ALLOW_ANONYMOUS', value: 'true' }] } })).toMatch(
+      /extraEnv: ALLOW_ANONYMOUS is set by the chart/,
+    );
   });
 
   it('NOTES.txt warns when the API is open', () => {
@@ -53,17 +56,23 @@ describe('auth: fail closed', () => {
 });
 
 describe('app settings', () => {
-  it('defaults: after-send persistence, 24 h retention, the app\'s resume mode, no aliases, no tracing', () => {
+  it("defaults: after-send persistence, 24 h retention, the app's resume mode, no aliases, no tracing", () => {
     const data = configMap(render());
     expect(data.STREAM_PERSIST).toBe('after-send');
     expect(data.RETENTION_HOURS).toBe('24');
-    for (const k of ['LLM_RESUME_MODE', 'EMBEDDING_MODEL_ALIASES', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME']) expect(data[k], k).toBeUndefined();
+    for (const k of ['LLM_RESUME_MODE', 'EMBEDDING_MODEL_ALIASES', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME'])
+      expect(data[k], k).toBeUndefined();
   });
 
   it('renders each setting from its value', () => {
     const data = configMap(
       render({
-        set: { 'config.llmResumeMode': 'responses', 'config.streamPersist': 'before-send', 'config.retentionHours': 72, 'tracing.otlpEndpoint': 'http://otel:4318' },
+        set: {
+          'config.llmResumeMode': 'responses',
+          'config.streamPersist': 'before-send',
+          'config.retentionHours': 72,
+          'tracing.otlpEndpoint': 'http://otel:4318',
+        },
         setJson: { 'config.embeddingModelAliases': ['text-embedding-3-small', 'text-embedding-3-large'] },
       }),
     );

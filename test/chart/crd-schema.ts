@@ -76,7 +76,8 @@ export function validateStructural(value: unknown, schema: Structural, path = ''
     const fits = schema.type === t || (schema.type === 'number' && t === 'integer');
     if (!fits) return [`${at}: must be ${schema.type}, got ${t}`];
   }
-  if (schema.enum && !schema.enum.includes(value)) errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   if (typeof value === 'string') {
     if (schema.pattern && !regex(schema.pattern).test(value)) errors.push(`${at}: "${value}" does not match ${schema.pattern}`);
     if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${at}: shorter than ${schema.minLength}`);
@@ -88,7 +89,8 @@ export function validateStructural(value: unknown, schema: Structural, path = ''
     if (schema.format === 'int32' && (value < -(2 ** 31) || value >= 2 ** 31)) errors.push(`${at}: not an int32`);
   }
   if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${at}: fewer than ${schema.minItems} items`);
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      errors.push(`${at}: fewer than ${schema.minItems} items`);
     if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
     if (schema.items) value.forEach((v, i) => errors.push(...validateStructural(v, schema.items!, `${path}[${i}]`)));
   }
@@ -99,7 +101,8 @@ export function validateStructural(value: unknown, schema: Structural, path = ''
       const child = schema.properties?.[k];
       const p = path ? `${path}.${k}` : k;
       if (child) errors.push(...validateStructural(v, child, p));
-      else if (typeof schema.additionalProperties === 'object') errors.push(...validateStructural(v, schema.additionalProperties, p));
+      else if (typeof schema.additionalProperties === 'object')
+        errors.push(...validateStructural(v, schema.additionalProperties, p));
       else if (schema.additionalProperties === true || schema['x-kubernetes-preserve-unknown-fields']) continue;
       else if (schema.properties || schema.additionalProperties === false) errors.push(`${p}: unknown field`);
     }

@@ -20,8 +20,7 @@ import { ROOT } from './helm.js';
 
 const KNOWN_METRICS = new Set<string>(Object.values(METRICS));
 /** A name from names.ts, or a histogram's series of one (`_bucket`, `_sum`, `_count`). */
-const known = (n: string): boolean =>
-  KNOWN_METRICS.has(n) || KNOWN_METRICS.has(n.replace(/_(bucket|sum|count)$/, ''));
+const known = (n: string): boolean => KNOWN_METRICS.has(n) || KNOWN_METRICS.has(n.replace(/_(bucket|sum|count)$/, ''));
 
 describe('Grafana dashboard', () => {
   // That the committed JSON equals a fresh generation: test/chart/generated.test.ts.
@@ -37,7 +36,9 @@ describe('Grafana dashboard', () => {
     const ds = d.templating?.list?.find((v) => v.name === 'datasource');
     expect(ds).toMatchObject({ type: 'datasource', query: 'prometheus' });
     expect(d.description).toMatch(/GENERATED .* do not edit/);
-    const json = JSON.parse(dashboardJson()) as { panels: { type: string; datasource?: { uid: string }; targets?: { datasource: { uid: string } }[] }[] };
+    const json = JSON.parse(dashboardJson()) as {
+      panels: { type: string; datasource?: { uid: string }; targets?: { datasource: { uid: string } }[] }[];
+    };
     for (const p of json.panels.filter((x) => x.type !== 'row')) {
       expect(p.datasource?.uid).toBe('${datasource}');
       for (const t of p.targets ?? []) expect(t.datasource.uid).toBe('${datasource}');
@@ -80,11 +81,24 @@ describe('Grafana dashboard', () => {
     }
     // The contract's headline metrics all appear somewhere.
     for (const m of [
-      METRICS.ready, METRICS.shutdownPhase, METRICS.shutdownPhaseDuration, METRICS.shutdownBudget,
-      METRICS.httpInFlight, METRICS.httpRejected, METRICS.streamsActive, METRICS.streamsTotal,
-      METRICS.streamResumes, METRICS.streamHandoffs, METRICS.tasksActive, METRICS.taskHandoffs,
-      METRICS.tasksRecovered, METRICS.embeddingModelLoaded, METRICS.embeddingModelBytes,
-      METRICS.embeddingMemoryReturnedBytes, METRICS.processResidentMemory, METRICS.embeddingsInFlight,
+      METRICS.ready,
+      METRICS.shutdownPhase,
+      METRICS.shutdownPhaseDuration,
+      METRICS.shutdownBudget,
+      METRICS.httpInFlight,
+      METRICS.httpRejected,
+      METRICS.streamsActive,
+      METRICS.streamsTotal,
+      METRICS.streamResumes,
+      METRICS.streamHandoffs,
+      METRICS.tasksActive,
+      METRICS.taskHandoffs,
+      METRICS.tasksRecovered,
+      METRICS.embeddingModelLoaded,
+      METRICS.embeddingModelBytes,
+      METRICS.embeddingMemoryReturnedBytes,
+      METRICS.processResidentMemory,
+      METRICS.embeddingsInFlight,
       METRICS.taskStepDuration,
     ]) {
       expect(used.has(m), m).toBe(true);

@@ -21,14 +21,26 @@ describe('generated files', () => {
 
   it('the drain reserve comes from the app: MIN_RESERVED_MS in whole seconds, used by validateValues', () => {
     expect(DRAIN_RESERVE_SECONDS).toBe(Math.ceil(MIN_RESERVED_MS / 1000));
-    expect(read(GENERATED_TPL_PATH)).toContain(`{{- define "lastcall.drainReserveSeconds" -}}${DRAIN_RESERVE_SECONDS}{{- end -}}`);
+    expect(read(GENERATED_TPL_PATH)).toContain(
+      `{{- define "lastcall.drainReserveSeconds" -}}${DRAIN_RESERVE_SECONDS}{{- end -}}`,
+    );
     expect(read('helm/lastcall/templates/_helpers.tpl')).toContain('include "lastcall.drainReserveSeconds"');
     // No preStop, no margin, no propagation: exactly the reserve renders, one second less does not.
-    const set = { 'shutdown.preStopSleepSeconds': 0, 'shutdown.safetyMarginSeconds': 0, 'shutdown.endpointPropagationSeconds': 0 };
+    const set = {
+      'shutdown.preStopSleepSeconds': 0,
+      'shutdown.safetyMarginSeconds': 0,
+      'shutdown.endpointPropagationSeconds': 0,
+    };
     expect(() => render({ set: { ...set, 'shutdown.terminationGracePeriodSeconds': DRAIN_RESERVE_SECONDS } })).not.toThrow();
-    expect(renderError({ set: { ...set, 'shutdown.terminationGracePeriodSeconds': DRAIN_RESERVE_SECONDS + 1, 'shutdown.finalScrapeWaitSeconds': 2 } })).toMatch(
-      new RegExp(`it must be >= ${DRAIN_RESERVE_SECONDS}, the shutdown phases' reserves`),
-    );
+    expect(
+      renderError({
+        set: {
+          ...set,
+          'shutdown.terminationGracePeriodSeconds': DRAIN_RESERVE_SECONDS + 1,
+          'shutdown.finalScrapeWaitSeconds': 2,
+        },
+      }),
+    ).toMatch(new RegExp(`it must be >= ${DRAIN_RESERVE_SECONDS}, the shutdown phases' reserves`));
     const schema = JSON.parse(read('helm/lastcall/values.schema.json')) as {
       properties: { shutdown: { properties: { terminationGracePeriodSeconds: { minimum: number } } } };
     };

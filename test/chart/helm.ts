@@ -72,7 +72,8 @@ export function templateArgs(o: RenderOptions = {}): string[] {
   ];
   for (const f of o.files ?? []) args.push('-f', f);
   const mentioned = [...Object.keys(o.set ?? {}), ...Object.keys(o.setJson ?? {})];
-  if (!o.strictAuth && !o.files?.length && !mentioned.some((k) => AUTH_KEYS.includes(k))) args.push('--set', 'auth.allowAnonymous=true');
+  if (!o.strictAuth && !o.files?.length && !mentioned.some((k) => AUTH_KEYS.includes(k)))
+    args.push('--set', 'auth.allowAnonymous=true');
   for (const [k, v] of Object.entries(o.set ?? {})) args.push('--set', `${k}=${v}`);
   for (const [k, v] of Object.entries(o.setJson ?? {})) args.push('--set-json', `${k}=${JSON.stringify(v)}`);
   return args;

@@ -19,7 +19,11 @@ const instructions = dockerfile
   .split('\n')
   .map((l) => l.trim())
   .filter(Boolean);
-const stages = instructions.join('\n').split(/^FROM /m).slice(1).map((s) => `FROM ${s}`.split('\n'));
+const stages = instructions
+  .join('\n')
+  .split(/^FROM /m)
+  .slice(1)
+  .map((s) => `FROM ${s}`.split('\n'));
 const runtime = stages.at(-1)!;
 
 describe('Dockerfile', () => {
@@ -51,12 +55,20 @@ describe('Dockerfile', () => {
       .filter((l) => l && !l.startsWith('#'));
     const sources = stages[0]!
       .filter((l) => l.startsWith('COPY ') && !l.includes('--from'))
-      .flatMap((l) => l.replace(/^COPY\s+(--\S+\s+)*/, '').split(/\s+/).slice(0, -1));
+      .flatMap((l) =>
+        l
+          .replace(/^COPY\s+(--\S+\s+)*/, '')
+          .split(/\s+/)
+          .slice(0, -1),
+      );
     expect(sources.length).toBeGreaterThan(0);
     for (const src of sources) {
       const path = src.replace(/\/$/, '');
       expect(existsSync(join(ROOT, path)), `${path} is missing`).toBe(true);
-      expect(ignore.some((p) => p === path || path.startsWith(`${p}/`)), `${path} is in .dockerignore`).toBe(false);
+      expect(
+        ignore.some((p) => p === path || path.startsWith(`${p}/`)),
+        `${path} is in .dockerignore`,
+      ).toBe(false);
     }
   });
 });
@@ -71,7 +83,9 @@ describe('kind cluster', () => {
       const [, minor] = /kindest\/node:v1\.(\d+)\./.exec(n.image) ?? [];
       expect(Number(minor)).toBeGreaterThanOrEqual(30);
     }
-    const values = loadYaml<{ service: { nodePort: number } }>(readFileSync(CI_VALUES.find(([s]) => s === 'e2e-kind')![1], 'utf8'));
+    const values = loadYaml<{ service: { nodePort: number } }>(
+      readFileSync(CI_VALUES.find(([s]) => s === 'e2e-kind')![1], 'utf8'),
+    );
     expect(kind.nodes[0]!.extraPortMappings?.map((m) => m.containerPort)).toContain(values.service.nodePort);
     const makefile = readFileSync(join(ROOT, 'Makefile'), 'utf8');
     const version = /^KIND_K8S_VERSION\s*:=\s*(\S+)/m.exec(makefile)?.[1];

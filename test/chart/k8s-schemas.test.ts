@@ -98,12 +98,24 @@ const EVERYTHING = {
     extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=512' }],
     topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' }],
     tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ai', effect: 'NoSchedule' }],
-    affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, preference: { matchExpressions: [{ key: 'pool', operator: 'In', values: ['cpu'] }] } }] } },
+    affinity: {
+      nodeAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 1, preference: { matchExpressions: [{ key: 'pool', operator: 'In', values: ['cpu'] }] } },
+        ],
+      },
+    },
   },
 };
 
 const EVERYTHING_KEDA = {
-  set: { ...EVERYTHING.set, 'autoscaling.enabled': false, 'autoscaling.keda.enabled': true, 'autoscaling.keda.serverAddress': 'http://prometheus-operated.monitoring.svc:9090', 'autoscaling.keda.activationThreshold': 5 },
+  set: {
+    ...EVERYTHING.set,
+    'autoscaling.enabled': false,
+    'autoscaling.keda.enabled': true,
+    'autoscaling.keda.serverAddress': 'http://prometheus-operated.monitoring.svc:9090',
+    'autoscaling.keda.activationThreshold': 5,
+  },
   setJson: EVERYTHING.setJson,
 };
 
@@ -111,7 +123,7 @@ const scenarios: [string, Parameters<typeof render>[0]][] = [
   ...CI_VALUES.map(([s, f]): [string, Parameters<typeof render>[0]] => [`ci/${s}`, { files: [f] }]),
   ['everything on', EVERYTHING],
   ['everything on, KEDA instead of the HPA', EVERYTHING_KEDA],
-  ['no preStop', { set: { 'shutdown.preStopSleepSeconds': 0, 'spreadAcrossNodes': 'hard', 'service.type': 'NodePort' } }],
+  ['no preStop', { set: { 'shutdown.preStopSleepSeconds': 0, spreadAcrossNodes: 'hard', 'service.type': 'NodePort' } }],
 ];
 
 describe('rendered objects validate against the Kubernetes schemas', () => {
@@ -126,34 +138,57 @@ describe('rendered objects validate against the Kubernetes schemas', () => {
   }
 
   it('covers every kind the chart can render', () => {
-    const kinds = new Set([...render({ ...EVERYTHING }), ...render({ ...EVERYTHING_KEDA })].map((o) => `${o.apiVersion}/${o.kind}`));
+    const kinds = new Set(
+      [...render({ ...EVERYTHING }), ...render({ ...EVERYTHING_KEDA })].map((o) => `${o.apiVersion}/${o.kind}`),
+    );
     expect([...kinds].sort()).toEqual([...Object.keys(MODELS), ...Object.keys(CRDS)].sort());
   });
 
   it('the CRD checker refuses what the API server would', () => {
     const route = CRDS['gateway.networking.k8s.io/v1/HTTPRoute']!.openAPIV3Schema;
-    const ok = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'x' }, spec: { parentRefs: [{ name: 'eg' }], rules: [{ timeouts: { request: '1h' } }] } };
+    const ok = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'x' },
+      spec: { parentRefs: [{ name: 'eg' }], rules: [{ timeouts: { request: '1h' } }] },
+    };
     expect(validateStructural(ok, route)).toEqual([]);
     const bad = { ...ok, spec: { parentRefs: [{ name: 'eg' }], rules: [{ timeouts: { request: 'forever' } }], retries: 3 } };
     const errors = validateStructural(bad, route);
     expect(errors.some((e) => e.startsWith('spec.rules[0].timeouts.request'))).toBe(true);
     expect(errors).toContain('spec.retries: unknown field');
     const so = CRDS['keda.sh/v1alpha1/ScaledObject']!.openAPIV3Schema;
-    expect(validateStructural({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'x' }, spec: {} }, so).join()).toMatch(/scaleTargetRef is required/);
+    expect(
+      validateStructural({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'x' }, spec: {} }, so).join(),
+    ).toMatch(/scaleTargetRef is required/);
   });
 
   it('the HTTPRoute keeps the CEL rules the checker cannot evaluate: backendRequest <= request', () => {
-    const rules = celRules(CRDS['gateway.networking.k8s.io/v1/HTTPRoute']!.openAPIV3Schema).filter((r) => r.path.endsWith('timeouts'));
+    const rules = celRules(CRDS['gateway.networking.k8s.io/v1/HTTPRoute']!.openAPIV3Schema).filter((r) =>
+      r.path.endsWith('timeouts'),
+    );
     expect(rules.length).toBeGreaterThan(0);
-    const route = render({ ...EVERYTHING }).find((o) => o.kind === 'HTTPRoute') as unknown as { spec: { rules: { timeouts: { request: string; backendRequest: string } }[] } };
-    const seconds = (d: string) => [...d.matchAll(/(\d+)(h|ms|m|s)/g)].reduce((t, [, n, u]) => t + Number(n) * { h: 3600, m: 60, s: 1, ms: 0.001 }[u as 'h'], 0);
+    const route = render({ ...EVERYTHING }).find((o) => o.kind === 'HTTPRoute') as unknown as {
+      spec: { rules: { timeouts: { request: string; backendRequest: string } }[] };
+    };
+    const seconds = (d: string) =>
+      [...d.matchAll(/(\d+)(h|ms|m|s)/g)].reduce(
+        (t, [, n, u]) => t + Number(n) * { h: 3600, m: 60, s: 1, ms: 0.001 }[u as 'h'],
+        0,
+      );
     for (const r of route.spec.rules) expect(seconds(r.timeouts.backendRequest)).toBeLessThanOrEqual(seconds(r.timeouts.request));
   });
 
   it('ServiceMonitor has the expected shape', () => {
-    const sm = render({ set: { 'metrics.serviceMonitor.enabled': true } }).find((o) => o.kind === 'ServiceMonitor') as unknown as {
+    const sm = render({ set: { 'metrics.serviceMonitor.enabled': true } }).find(
+      (o) => o.kind === 'ServiceMonitor',
+    ) as unknown as {
       apiVersion: string;
-      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; interval: string }[]; namespaceSelector: { matchNames: string[] } };
+      spec: {
+        selector: { matchLabels: Record<string, string> };
+        endpoints: { port: string; path: string; interval: string }[];
+        namespaceSelector: { matchNames: string[] };
+      };
     };
     expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(sm.spec.endpoints).toHaveLength(1);

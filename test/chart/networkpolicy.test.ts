@@ -39,9 +39,9 @@ describe('NetworkPolicy', () => {
     expect(renderError({ set: on })).toMatch(/networkPolicy: apiFrom is empty, so nothing could reach the API/);
     const p = policy(render({ set: { ...on, 'networkPolicy.allowApiFromAnywhere': true } }));
     expect(from(p.spec.ingress[0])).toBeUndefined();
-    expect(renderError({ set: { ...on, 'networkPolicy.allowApiFromAnywhere': true }, setJson: { 'networkPolicy.apiFrom': API_FROM } })).toMatch(
-      /contradict each other/,
-    );
+    expect(
+      renderError({ set: { ...on, 'networkPolicy.allowApiFromAnywhere': true }, setJson: { 'networkPolicy.apiFrom': API_FROM } }),
+    ).toMatch(/contradict each other/);
   });
 
   it('the admin port is open only to metricsFrom', () => {
@@ -52,7 +52,12 @@ describe('NetworkPolicy', () => {
   });
 
   it('egress to the bundled PostgreSQL by pod selector', () => {
-    const p = policy(render({ set: { ...on, 'postgresql.enabled': true, 'postgresql.auth.password': 'p' }, setJson: { 'networkPolicy.apiFrom': API_FROM } }));
+    const p = policy(
+      render({
+        set: { ...on, 'postgresql.enabled': true, 'postgresql.auth.password': 'p' },
+        setJson: { 'networkPolicy.apiFrom': API_FROM },
+      }),
+    );
     expect(p.spec.egress[1]).toMatchObject({
       to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'postgresql' } } }],
       ports: [{ port: 5432, protocol: 'TCP' }],
@@ -60,7 +65,12 @@ describe('NetworkPolicy', () => {
   });
 
   it('egress to an external database, the upstream and the collector: required when used, ports from their URLs', () => {
-    const base = { ...on, 'database.url': 'postgresql://u:p@db.internal:6432/x', 'config.openaiBaseUrl': 'https://llm.example.com/v1', 'tracing.otlpEndpoint': 'http://otel.observability:4318' };
+    const base = {
+      ...on,
+      'database.url': 'postgresql://u:p@db.internal:6432/x',
+      'config.openaiBaseUrl': 'https://llm.example.com/v1',
+      'tracing.otlpEndpoint': 'http://otel.observability:4318',
+    };
     const err = renderError({ set: base, setJson: { 'networkPolicy.apiFrom': API_FROM } });
     expect(err).toMatch(/networkPolicy.egress.database.to is empty/);
     expect(err).toMatch(/networkPolicy.egress.upstream.to is empty/);
@@ -73,7 +83,9 @@ describe('NetworkPolicy', () => {
           'networkPolicy.apiFrom': API_FROM,
           'networkPolicy.egress.database.to': peer('10.0.0.5/32'),
           'networkPolicy.egress.upstream.to': peer('0.0.0.0/0'),
-          'networkPolicy.egress.otlp.to': [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } }],
+          'networkPolicy.egress.otlp.to': [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } },
+          ],
         },
       }),
     );
@@ -82,7 +94,11 @@ describe('NetworkPolicy', () => {
     const q = policy(
       render({
         set: { ...on, 'database.existingSecret': 'db' },
-        setJson: { 'networkPolicy.apiFrom': API_FROM, 'networkPolicy.egress.database.to': peer('10.0.0.0/24'), 'networkPolicy.egress.database.ports': [5432, 5433] },
+        setJson: {
+          'networkPolicy.apiFrom': API_FROM,
+          'networkPolicy.egress.database.to': peer('10.0.0.0/24'),
+          'networkPolicy.egress.database.ports': [5432, 5433],
+        },
       }),
     );
     expect(q.spec.egress[1]!.ports.map((x) => x.port)).toEqual([5432, 5433]);

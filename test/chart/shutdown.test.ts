@@ -15,11 +15,7 @@ function server(objs = render()): { pod: PodSpec; c: Container } {
 /** What the pod spec says, read back from the rendered objects. */
 function timings(pod: PodSpec, c: Container) {
   const hook = c.lifecycle?.preStop;
-  const hookSeconds = hook?.sleep
-    ? hook.sleep.seconds
-    : hook?.exec
-      ? Number(hook.exec.command[1])
-      : 0;
+  const hookSeconds = hook?.sleep ? hook.sleep.seconds : hook?.exec ? Number(hook.exec.command[1]) : 0;
   return {
     grace: pod.terminationGracePeriodSeconds,
     hookSeconds,
@@ -33,11 +29,19 @@ function timings(pod: PodSpec, c: Container) {
 }
 
 describe('shutdown values render one consistent pod spec', () => {
-  const cases: { name: string; set: Record<string, number>; want: { grace: number; preStop: number; margin: number; propagation: number } }[] = [
+  const cases: {
+    name: string;
+    set: Record<string, number>;
+    want: { grace: number; preStop: number; margin: number; propagation: number };
+  }[] = [
     { name: 'defaults', set: {}, want: { grace: 30, preStop: 5, margin: 2, propagation: 0 } },
     {
       name: 'long grace, long preStop',
-      set: { 'shutdown.terminationGracePeriodSeconds': 120, 'shutdown.preStopSleepSeconds': 15, 'shutdown.safetyMarginSeconds': 5 },
+      set: {
+        'shutdown.terminationGracePeriodSeconds': 120,
+        'shutdown.preStopSleepSeconds': 15,
+        'shutdown.safetyMarginSeconds': 5,
+      },
       want: { grace: 120, preStop: 15, margin: 5, propagation: 0 },
     },
     {
@@ -47,7 +51,11 @@ describe('shutdown values render one consistent pod spec', () => {
     },
     {
       name: 'explicit propagation',
-      set: { 'shutdown.terminationGracePeriodSeconds': 45, 'shutdown.preStopSleepSeconds': 3, 'shutdown.endpointPropagationSeconds': 4 },
+      set: {
+        'shutdown.terminationGracePeriodSeconds': 45,
+        'shutdown.preStopSleepSeconds': 3,
+        'shutdown.endpointPropagationSeconds': 4,
+      },
       want: { grace: 45, preStop: 3, margin: 2, propagation: 4 },
     },
     {
@@ -99,18 +107,31 @@ describe('shutdown values render one consistent pod spec', () => {
   it('keeps the shutdown env in the pod spec, not in the ConfigMap', () => {
     const objs = render();
     const cm = find(objs, 'ConfigMap', 'lc-lastcall') as unknown as { data: Record<string, string> };
-    for (const k of ['TERMINATION_GRACE_PERIOD_SECONDS', 'PRESTOP_SLEEP_SECONDS', 'SHUTDOWN_SAFETY_MARGIN_SECONDS', 'ENDPOINT_PROPAGATION_SECONDS']) {
+    for (const k of [
+      'TERMINATION_GRACE_PERIOD_SECONDS',
+      'PRESTOP_SLEEP_SECONDS',
+      'SHUTDOWN_SAFETY_MARGIN_SECONDS',
+      'ENDPOINT_PROPAGATION_SECONDS',
+    ]) {
       expect(cm.data[k]).toBeUndefined();
     }
   });
 
   it('rejects a preStop sleep that leaves no drain budget, naming the numbers', () => {
     const err = renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 10, 'shutdown.preStopSleepSeconds': 7 } });
-    expect(err).toMatch(/terminationGracePeriodSeconds \(10\) - preStopSleepSeconds \(7\) - safetyMarginSeconds \(2\) - endpointPropagationSeconds \(0\) - finalScrapeWaitSeconds \(0\) = 1 s/);
+    expect(err).toMatch(
+      /terminationGracePeriodSeconds \(10\) - preStopSleepSeconds \(7\) - safetyMarginSeconds \(2\) - endpointPropagationSeconds \(0\) - finalScrapeWaitSeconds \(0\) = 1 s/,
+    );
   });
 
   it('counts the final-scrape wait against the budget, and passes it to the app', () => {
-    const err = renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 10, 'shutdown.preStopSleepSeconds': 2, 'shutdown.finalScrapeWaitSeconds': 5 } });
+    const err = renderError({
+      set: {
+        'shutdown.terminationGracePeriodSeconds': 10,
+        'shutdown.preStopSleepSeconds': 2,
+        'shutdown.finalScrapeWaitSeconds': 5,
+      },
+    });
     expect(err).toMatch(/finalScrapeWaitSeconds \(5\) = 1 s leaves no drain budget/);
     const { c } = server(render({ set: { 'shutdown.finalScrapeWaitSeconds': 3 } }));
     expect(envValue(c, 'FINAL_SCRAPE_WAIT_SECONDS')).toBe('3');
@@ -129,10 +150,22 @@ describe('shutdown values render one consistent pod spec', () => {
   it('rejects the default 5 s propagation when preStop is 0 and the grace is short', () => {
     // 8 - 0 - 1 = 7 s budget, propagation defaults to 5 → 2 s: fine; grace 7 → 1 s: rejected.
     expect(() =>
-      render({ set: { 'shutdown.terminationGracePeriodSeconds': 8, 'shutdown.preStopSleepSeconds': 0, 'shutdown.safetyMarginSeconds': 1 } }),
+      render({
+        set: {
+          'shutdown.terminationGracePeriodSeconds': 8,
+          'shutdown.preStopSleepSeconds': 0,
+          'shutdown.safetyMarginSeconds': 1,
+        },
+      }),
     ).not.toThrow();
     expect(
-      renderError({ set: { 'shutdown.terminationGracePeriodSeconds': 7, 'shutdown.preStopSleepSeconds': 0, 'shutdown.safetyMarginSeconds': 1 } }),
+      renderError({
+        set: {
+          'shutdown.terminationGracePeriodSeconds': 7,
+          'shutdown.preStopSleepSeconds': 0,
+          'shutdown.safetyMarginSeconds': 1,
+        },
+      }),
     ).toMatch(/endpointPropagationSeconds \(5\)/);
   });
 

@@ -69,9 +69,7 @@ describe('helm lint --strict', () => {
 
   it('e2e-kind and e2e-local use the same timings', () => {
     const read = (s: string) =>
-      loadYaml<{ shutdown: unknown; config: unknown }>(
-        readFileSync(CI_VALUES.find(([n]) => n === s)![1], 'utf8'),
-      );
+      loadYaml<{ shutdown: unknown; config: unknown }>(readFileSync(CI_VALUES.find(([n]) => n === s)![1], 'utf8'));
     const kind = read('e2e-kind');
     const local = read('e2e-local');
     expect(local.shutdown).toEqual(kind.shutdown);
@@ -119,7 +117,7 @@ describe('values.schema.json is strict', () => {
   it('rejects wrong types and enums', () => {
     expect(renderError({ set: { 'image.pullPolicy': 'Sometimes' } })).toMatch(/pullPolicy/);
     expect(renderError({ set: { 'config.logLevel': 'loud' } })).toMatch(/logLevel/);
-    expect(renderError({ set: { 'spreadAcrossNodes': 'maybe' } })).toMatch(/spreadAcrossNodes/);
+    expect(renderError({ set: { spreadAcrossNodes: 'maybe' } })).toMatch(/spreadAcrossNodes/);
   });
 });
 
@@ -187,7 +185,9 @@ describe('validateValues', () => {
     });
     expect(err.match(/invalid values \((\d+) problem/)?.[1]).toBe('5');
     expect(err).toMatch(/leaves no drain budget/);
-    expect(err).toMatch(/choose one of postgresql.enabled, database.url and database.existingSecret \(got database.url, database.existingSecret\)/);
+    expect(err).toMatch(
+      /choose one of postgresql.enabled, database.url and database.existingSecret \(got database.url, database.existingSecret\)/,
+    );
     expect(err).toMatch(/secret.existingSecret is set/);
     expect(err).toMatch(/maxSurge and maxUnavailable cannot both be 0/);
     expect(err).toMatch(/ports: http and admin must differ/);
@@ -241,7 +241,10 @@ describe('rendered configuration', () => {
   it('rolling update: maxUnavailable 0 by default, both from values', () => {
     const dep = find(render(), 'Deployment') as unknown as { spec: { strategy: unknown } };
     expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
-    const dep2 = find(render({ set: { 'updateStrategy.maxSurge': '50%', 'updateStrategy.maxUnavailable': 1 } }), 'Deployment') as unknown as {
+    const dep2 = find(
+      render({ set: { 'updateStrategy.maxSurge': '50%', 'updateStrategy.maxUnavailable': 1 } }),
+      'Deployment',
+    ) as unknown as {
       spec: { strategy: { rollingUpdate: unknown } };
     };
     expect(dep2.spec.strategy.rollingUpdate).toEqual({ maxSurge: '50%', maxUnavailable: 1 });
@@ -250,7 +253,11 @@ describe('rendered configuration', () => {
   it('hardened: non-root uid 1000, read-only root, no capabilities, RuntimeDefault seccomp', () => {
     const objs = render();
     const pod = podSpec(find(objs, 'Deployment'));
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod.containers[0]!.securityContext).toMatchObject({
       runAsNonRoot: true,
       runAsUser: 1000,
@@ -262,14 +269,19 @@ describe('rendered configuration', () => {
 
   it('bundled PostgreSQL: StatefulSet on pgvector/pgvector:pg16 and DATABASE_URL pointing at it', () => {
     const objs = render({ set: { 'postgresql.enabled': true, 'postgresql.auth.password': 'pw' } });
-    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as {
+      spec: { template: { spec: { containers: Container[] } } };
+    };
     expect(sts.spec.template.spec.containers[0]!.image).toBe('pgvector/pgvector:pg16');
     const c = container(objs);
     expect(envValue(c, 'DATABASE_URL')).toBe('postgresql://lastcall:$(PGPASSWORD)@lc-lastcall-postgresql:5432/lastcall');
     // $(PGPASSWORD) is expanded by the kubelet only if PGPASSWORD is defined earlier.
     const names = (c.env ?? []).map((e) => e.name);
     expect(names.indexOf('PGPASSWORD')).toBeLessThan(names.indexOf('DATABASE_URL'));
-    expect(envMap(c).get('PGPASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'lc-lastcall-postgresql', key: 'postgres-password' });
+    expect(envMap(c).get('PGPASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'lc-lastcall-postgresql',
+      key: 'postgres-password',
+    });
     const secret = find(objs, 'Secret', '-postgresql') as unknown as { data: Record<string, string> };
     expect(Buffer.from(secret.data['postgres-password']!, 'base64').toString()).toBe('pw');
     expect(envMap(c).has('DATA_DIR')).toBe(false);
@@ -278,16 +290,28 @@ describe('rendered configuration', () => {
 
   it('image digests win over tags, for lastcall and the bundled PostgreSQL', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
-    const objs = render({ set: { 'image.digest': digest, 'postgresql.enabled': true, 'postgresql.auth.password': 'pw', 'postgresql.image.digest': digest } });
+    const objs = render({
+      set: {
+        'image.digest': digest,
+        'postgresql.enabled': true,
+        'postgresql.auth.password': 'pw',
+        'postgresql.image.digest': digest,
+      },
+    });
     expect(container(objs).image).toBe(`ghcr.io/lastcall/lastcall@${digest}`);
-    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as { spec: { template: { spec: { containers: Container[] } } } };
+    const sts = find(objs, 'StatefulSet', '-postgresql') as unknown as {
+      spec: { template: { spec: { containers: Container[] } } };
+    };
     expect(sts.spec.template.spec.containers[0]!.image).toBe(`pgvector/pgvector@${digest}`);
     expect(renderError({ set: { 'postgresql.image.digest': 'sha256:nope' } })).toMatch(/digest/);
   });
 
   it('external database: URL in the chart Secret, or from an existing Secret', () => {
     let objs = render({ set: { 'database.url': 'postgresql://u:p@db:5432/x' } });
-    expect(envMap(container(objs)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'lc-lastcall', key: 'DATABASE_URL' });
+    expect(envMap(container(objs)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'lc-lastcall',
+      key: 'DATABASE_URL',
+    });
     const secret = find(objs, 'Secret') as unknown as { data: Record<string, string> };
     expect(Buffer.from(secret.data.DATABASE_URL!, 'base64').toString()).toBe('postgresql://u:p@db:5432/x');
     objs = render({ set: { 'database.existingSecret': 'db', 'database.existingSecretKey': 'uri' } });
@@ -319,12 +343,16 @@ describe('rendered configuration', () => {
   });
 
   it('names stay within 63 characters', () => {
-    const set = { 'postgresql.enabled': true, 'postgresql.auth.password': 'p', 'metrics.serviceMonitor.enabled': true, 'networkPolicy.enabled': true, 'networkPolicy.allowApiFromAnywhere': true, 'metrics.prometheusRule.enabled': true };
+    const set = {
+      'postgresql.enabled': true,
+      'postgresql.auth.password': 'p',
+      'metrics.serviceMonitor.enabled': true,
+      'networkPolicy.enabled': true,
+      'networkPolicy.allowApiFromAnywhere': true,
+      'metrics.prometheusRule.enabled': true,
+    };
     const longRelease = 'a-very-long-release-name-that-goes-on-and-on-for-eve'; // helm's limit: 53
-    for (const objs of [
-      render({ release: longRelease, set }),
-      render({ set: { ...set, fullnameOverride: 'x'.repeat(63) } }),
-    ]) {
+    for (const objs of [render({ release: longRelease, set }), render({ set: { ...set, fullnameOverride: 'x'.repeat(63) } })]) {
       for (const o of objs) {
         expect(o.metadata.name.length, o.metadata.name).toBeLessThanOrEqual(63);
         expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
@@ -336,7 +364,9 @@ describe('rendered configuration', () => {
 
   it('ServiceMonitor scrapes the admin port through a Service that keeps draining pods', () => {
     const objs = render({ set: { 'metrics.serviceMonitor.enabled': true } });
-    const sm = find(objs, 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string; path: string }[]; selector: { matchLabels: Record<string, string> } } };
+    const sm = find(objs, 'ServiceMonitor') as unknown as {
+      spec: { endpoints: { port: string; path: string }[]; selector: { matchLabels: Record<string, string> } };
+    };
     expect(sm.spec.endpoints[0]).toMatchObject({ port: 'admin', path: '/metrics' });
     const svc = find(objs, 'Service', '-metrics') as unknown as {
       metadata: { labels: Record<string, string> };
@@ -350,7 +380,10 @@ describe('rendered configuration', () => {
   });
 
   it('dashboard ConfigMap carries the generated JSON and the grafana_dashboard label, and can be turned off', () => {
-    const cm = find(render(), 'ConfigMap', '-dashboard') as unknown as { metadata: { labels: Record<string, string> }; data: Record<string, string> };
+    const cm = find(render(), 'ConfigMap', '-dashboard') as unknown as {
+      metadata: { labels: Record<string, string> };
+      data: Record<string, string>;
+    };
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
     expect((JSON.parse(cm.data['lastcall.json']!) as { uid: string }).uid).toBe('lastcall-drain');
     expect(render({ set: { 'dashboards.enabled': false } }).some((o) => o.metadata.name.endsWith('-dashboard'))).toBe(false);

@@ -29,7 +29,10 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
   };
 
   /** Holds `table` locked while `requests` start and are aborted, then lets the queries through. */
-  async function abortWhileLocked(table: 'streams' | 'tasks', requests: (signal: AbortSignal) => Promise<unknown>[]): Promise<void> {
+  async function abortWhileLocked(
+    table: 'streams' | 'tasks',
+    requests: (signal: AbortSignal) => Promise<unknown>[],
+  ): Promise<void> {
     await locker.query('BEGIN');
     await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     const abort = new AbortController();
@@ -114,7 +117,9 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
       body: JSON.stringify({ prompt: 'watch me', max_steps: 20 }),
     });
     const { id } = (await created.json()) as { id: string };
-    await abortWhileLocked('tasks', (signal) => [1, 2, 3].map(() => fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth, signal })));
+    await abortWhileLocked('tasks', (signal) =>
+      [1, 2, 3].map(() => fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth, signal })),
+    );
     await until(async () => (await gauges()).taskEventStreams === 0);
     expect((await gauges()).taskEventStreams).toBe(0);
     const events = await fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth });

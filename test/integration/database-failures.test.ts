@@ -18,7 +18,12 @@ describe('database failures (real PostgreSQL, frozen and stopped)', () => {
     const t0 = performance.now();
     const res = await fetch(`${svc.url}${path}`, { signal: AbortSignal.timeout(20_000) });
     const body = (await res.json().catch(() => null)) as { error?: { code: string } } | null;
-    return { status: res.status, code: body?.error?.code, retryAfter: res.headers.get('retry-after'), ms: performance.now() - t0 };
+    return {
+      status: res.status,
+      code: body?.error?.code,
+      retryAfter: res.headers.get('retry-after'),
+      ms: performance.now() - t0,
+    };
   };
 
   beforeAll(async () => {
@@ -30,7 +35,11 @@ describe('database failures (real PostgreSQL, frozen and stopped)', () => {
       DATABASE_POOL_SIZE: '2',
       DEV_UPSTREAM_TOKENS_PER_SECOND: '500',
     });
-    const created = await fetch(`${svc.url}/v1/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt":"db"}' });
+    const created = await fetch(`${svc.url}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"prompt":"db"}',
+    });
     taskId = ((await created.json()) as { id: string }).id;
     streamId = (await streamChat(svc.url, { messages: [{ role: 'user', content: 'db' }], max_tokens: 5 })).streamId;
   });

@@ -14,7 +14,8 @@ async function service(env: Record<string, string> = {}) {
   running.push(s);
   return s;
 }
-const get = (url: string) => fetch(url).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+const get = (url: string) =>
+  fetch(url).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
 
 describe('SIGTERM on a real process', () => {
   it('flips readiness at once, keeps liveness, serves during announce with Connection: close, then closes idle sockets cleanly', async () => {
@@ -49,13 +50,20 @@ describe('SIGTERM on a real process', () => {
     const exit = await svc.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - t0).toBeLessThan(8_000); // budget: 10 − 0 − 2
-    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string }[]; withinBudget: boolean };
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as {
+      phases: { name: string }[];
+      withinBudget: boolean;
+    };
     expect(report.phases.map((p) => p.name)).toEqual(['announce', 'stop-intake', 'drain', 'handoff', 'release', 'exit']);
     expect(report.withinBudget).toBe(true);
   });
 
   it('lets a slow in-flight request finish during drain, refuses new ones, and exits 0 inside the budget', async () => {
-    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '0.5', TERMINATION_GRACE_PERIOD_SECONDS: '12', DEV_UPSTREAM_TOKENS_PER_SECOND: '40' });
+    const svc = await service({
+      ENDPOINT_PROPAGATION_SECONDS: '0.5',
+      TERMINATION_GRACE_PERIOD_SECONDS: '12',
+      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
+    });
     const messages = [{ role: 'user', content: 'a slow answer that outlives the signal' }];
     const events: string[] = [];
     // 80 tokens at 40/s: about 2 s, well inside the 10 s budget.
@@ -85,11 +93,24 @@ describe('SIGTERM on a real process', () => {
   it('exits 0 inside the budget even when a participant ignores its deadline (PostgreSQL frozen by SIGSTOP)', async () => {
     const pg = await startPostgres();
     try {
-      const svc = await service({ DATABASE_URL: pg.url, ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '6', SHUTDOWN_SAFETY_MARGIN_SECONDS: '1' });
+      const svc = await service({
+        DATABASE_URL: pg.url,
+        ENDPOINT_PROPAGATION_SECONDS: '0',
+        TERMINATION_GRACE_PERIOD_SECONDS: '6',
+        SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+      });
       // Work in flight whose next database write will hang: a stream and a task.
       const events: string[] = [];
-      const stream = streamChat(svc.url, { messages: [{ role: 'user', content: 'frozen' }], max_tokens: 400 }, { onEvent: (e) => events.push(e.event), maxAttempts: 1 }).catch(() => undefined);
-      await fetch(`${svc.url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'frozen database' }) });
+      const stream = streamChat(
+        svc.url,
+        { messages: [{ role: 'user', content: 'frozen' }], max_tokens: 400 },
+        { onEvent: (e) => events.push(e.event), maxAttempts: 1 },
+      ).catch(() => undefined);
+      await fetch(`${svc.url}/v1/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'frozen database' }),
+      });
       while (!events.includes('token')) await new Promise((r) => setTimeout(r, 20));
       pg.pause();
       const t0 = performance.now();
@@ -131,7 +152,11 @@ describe('SIGTERM on a real process', () => {
   });
 
   it('holds the exit phase for one final scrape when FINAL_SCRAPE_WAIT_SECONDS is set, then exits at once', async () => {
-    const svc = await service({ ENDPOINT_PROPAGATION_SECONDS: '0', TERMINATION_GRACE_PERIOD_SECONDS: '10', FINAL_SCRAPE_WAIT_SECONDS: '4' });
+    const svc = await service({
+      ENDPOINT_PROPAGATION_SECONDS: '0',
+      TERMINATION_GRACE_PERIOD_SECONDS: '10',
+      FINAL_SCRAPE_WAIT_SECONDS: '4',
+    });
     svc.kill('SIGTERM');
     await svc.waitForLog((l) => l.msg === 'shutdown phase started' && l.phase === 'exit');
     const scrape = await (await fetch(`${svc.adminUrl}/metrics`)).text();
@@ -142,9 +167,13 @@ describe('SIGTERM on a real process', () => {
     const exit = await svc.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - scrapedAt).toBeLessThan(1_000);
-    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string; participants: { name: string; detail?: unknown }[] }[] };
+    const report = svc.logs.find((l) => l.msg === 'drain report')?.report as {
+      phases: { name: string; participants: { name: string; detail?: unknown }[] }[];
+    };
     const exitPhase = report.phases.find((p) => p.name === 'exit')!;
-    expect(exitPhase.participants).toEqual([expect.objectContaining({ name: 'metrics:final-scrape', detail: { scraped: true } })]);
+    expect(exitPhase.participants).toEqual([
+      expect.objectContaining({ name: 'metrics:final-scrape', detail: { scraped: true } }),
+    ]);
   });
 
   it('ignores a second signal and still exits 0 once', async () => {
@@ -218,7 +247,9 @@ describe('public API errors', () => {
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
     expect(await r.json()).toMatchObject({ error: { code: 'unauthorized' } });
-    const ok = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: { authorization: 'Bearer k-two-0123456789abcdefghij' } });
+    const ok = await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, {
+      headers: { authorization: 'Bearer k-two-0123456789abcdefghij' },
+    });
     expect(ok.status).toBe(404);
     expect(svc.logs.map((l) => JSON.stringify(l)).join('\n')).not.toMatch(/k-one-|k-two-/);
   });

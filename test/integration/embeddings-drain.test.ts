@@ -71,7 +71,9 @@ describe('SIGTERM during a burst of embedding requests (real process, real signa
     // Every request the service accepted is answered 200, including those in flight at the
     // signal; the burst's stragglers that reach it only after stop-intake are refused cleanly.
     const refusedCleanly = (r: Outcome) => r.status === 'refused' || (r.status === 503 && r.retryAfter !== null);
-    results.forEach((r, i) => expect(r.status === 200 || refusedCleanly(r), `burst request ${i}: ${JSON.stringify(r)}`).toBe(true));
+    results.forEach((r, i) =>
+      expect(r.status === 200 || refusedCleanly(r), `burst request ${i}: ${JSON.stringify(r)}`).toBe(true),
+    );
     late.forEach((r, i) => expect(refusedCleanly(r), `late request ${i}: ${JSON.stringify(r)}`).toBe(true));
     expect(results.filter((r) => r.status === 200).length).toBeGreaterThan(answeredAtSignal);
     console.log(

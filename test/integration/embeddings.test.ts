@@ -12,22 +12,74 @@ interface EmbeddingResponse {
   usage: { prompt_tokens: number; total_tokens: number };
 }
 
-const shipped = createRequire(import.meta.url)('@lastcall/embedding-model') as { modelDir: string; modelId: string; dims: number };
+const shipped = createRequire(import.meta.url)('@lastcall/embedding-model') as {
+  modelDir: string;
+  modelId: string;
+  dims: number;
+};
 
 /** anchor, a paraphrase on the same subject, and a sentence about something else. */
 const TRIPLES: [string, string, string][] = [
-  ['The database server refused new connections.', 'PostgreSQL is not accepting any more client sessions.', 'We baked fresh bread this morning.'],
-  ['My cat sleeps on the sofa all day.', 'The kitten naps on the couch every afternoon.', 'The compiler reported a syntax error.'],
-  ['It will rain heavily tomorrow with strong winds.', 'A storm with showers and gusts is forecast for tomorrow.', 'She plays the violin in an orchestra.'],
-  ['He plays guitar in a rock band.', 'The musician performs songs on his electric guitar.', 'The bank raised interest rates on loans.'],
-  ['The kernel crashed after the driver update.', 'A faulty device driver made the operating system panic.', 'The children built a sandcastle on the beach.'],
-  ['Preheat the oven and bake the cake for forty minutes.', 'Cook the batter in a hot oven until the cake is done.', 'The train to the airport was delayed.'],
-  ['The team won the football match in extra time.', 'The soccer club scored the winning goal late in the game.', 'Install the package with the apt command.'],
-  ['The doctor prescribed antibiotics for the infection.', 'The physician gave the patient medicine to treat the bacteria.', 'The painter mixed blue and yellow paint.'],
-  ['Stock prices fell sharply on the market today.', 'Shares dropped as investors sold on the exchange.', 'The bird built its nest in the tree.'],
-  ['The airplane landed safely at the airport.', 'The flight touched down on the runway without trouble.', 'Add salt and pepper to the soup.'],
-  ['Encrypt the password before storing it.', 'Hash user credentials so secrets are not kept in plain text.', 'The river flooded the valley after the snow melted.'],
-  ['The students passed their mathematics exam.', 'The pupils did well on the algebra test at school.', 'The ship sailed across the ocean.'],
+  [
+    'The database server refused new connections.',
+    'PostgreSQL is not accepting any more client sessions.',
+    'We baked fresh bread this morning.',
+  ],
+  [
+    'My cat sleeps on the sofa all day.',
+    'The kitten naps on the couch every afternoon.',
+    'The compiler reported a syntax error.',
+  ],
+  [
+    'It will rain heavily tomorrow with strong winds.',
+    'A storm with showers and gusts is forecast for tomorrow.',
+    'She plays the violin in an orchestra.',
+  ],
+  [
+    'He plays guitar in a rock band.',
+    'The musician performs songs on his electric guitar.',
+    'The bank raised interest rates on loans.',
+  ],
+  [
+    'The kernel crashed after the driver update.',
+    'A faulty device driver made the operating system panic.',
+    'The children built a sandcastle on the beach.',
+  ],
+  [
+    'Preheat the oven and bake the cake for forty minutes.',
+    'Cook the batter in a hot oven until the cake is done.',
+    'The train to the airport was delayed.',
+  ],
+  [
+    'The team won the football match in extra time.',
+    'The soccer club scored the winning goal late in the game.',
+    'Install the package with the apt command.',
+  ],
+  [
+    'The doctor prescribed antibiotics for the infection.',
+    'The physician gave the patient medicine to treat the bacteria.',
+    'The painter mixed blue and yellow paint.',
+  ],
+  [
+    'Stock prices fell sharply on the market today.',
+    'Shares dropped as investors sold on the exchange.',
+    'The bird built its nest in the tree.',
+  ],
+  [
+    'The airplane landed safely at the airport.',
+    'The flight touched down on the runway without trouble.',
+    'Add salt and pepper to the soup.',
+  ],
+  [
+    'Encrypt the password before storing it.',
+    'Hash user credentials so secrets are not kept in plain text.',
+    'The river flooded the valley after the snow melted.',
+  ],
+  [
+    'The students passed their mathematics exam.',
+    'The pupils did well on the algebra test at school.',
+    'The ship sailed across the ocean.',
+  ],
 ];
 
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0);
@@ -40,7 +92,11 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
   afterAll(() => svc?.kill('SIGKILL'));
 
   const post = async (body: unknown) => {
-    const res = await fetch(`${svc.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${svc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as EmbeddingResponse & { error?: { code: string; message: string } } };
   };
 
@@ -49,7 +105,10 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
     expect(status).toBe(200);
     expect(body.object).toBe('list');
     expect(body.model).toBe(shipped.modelId);
-    expect(body.data.map((d) => [d.object, d.index])).toEqual([['embedding', 0], ['embedding', 1]]);
+    expect(body.data.map((d) => [d.object, d.index])).toEqual([
+      ['embedding', 0],
+      ['embedding', 1],
+    ]);
     for (const d of body.data) {
       const v = d.embedding as number[];
       expect(v).toHaveLength(shipped.dims);
@@ -121,7 +180,9 @@ describe('an unusable EMBEDDING_MODEL_DIR stops start-up with exit 1 and one rea
   it('a folder that does not exist', async () => {
     const { code, stderr } = await runServiceToExit(base(path.join(tmp, 'no-such-model')));
     expect(code).toBe(1);
-    expect(stderr.trim().split('\n')).toEqual([`lastcall: embedding model folder ${path.join(tmp, 'no-such-model')} does not exist (EMBEDDING_MODEL_DIR)`]);
+    expect(stderr.trim().split('\n')).toEqual([
+      `lastcall: embedding model folder ${path.join(tmp, 'no-such-model')} does not exist (EMBEDDING_MODEL_DIR)`,
+    ]);
   });
 
   it('a folder without model files (never a hub download)', async () => {
@@ -142,6 +203,8 @@ describe('an unusable EMBEDDING_MODEL_DIR stops start-up with exit 1 and one rea
     expect(code).toBe(1);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^lastcall: embedding model in ${corrupt} could not be loaded: .*(Protobuf parsing failed|failed)`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^lastcall: embedding model in ${corrupt} could not be loaded: .*(Protobuf parsing failed|failed)`),
+    );
   });
 });

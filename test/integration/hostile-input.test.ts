@@ -46,9 +46,17 @@ describe('hostile input gets a clean 4xx naming the problem (real PostgreSQL)', 
     const results = [];
     for (const path of ['/v1/chat/stream', '/v1/tasks', '/v1/embeddings', '/v1/documents', '/v1/search']) {
       for (const encoding of ['gzip', 'br', 'deflate']) {
-        results.push({ path, encoding, ...(await send('POST', path, Buffer.from('definitely not compressed'), { 'Content-Encoding': encoding })) });
+        results.push({
+          path,
+          encoding,
+          ...(await send('POST', path, Buffer.from('definitely not compressed'), { 'Content-Encoding': encoding })),
+        });
       }
-      results.push({ path, encoding: 'gzip of bad JSON', ...(await send('POST', path, gzipOfBadJson, { 'Content-Encoding': 'gzip' })) });
+      results.push({
+        path,
+        encoding: 'gzip of bad JSON',
+        ...(await send('POST', path, gzipOfBadJson, { 'Content-Encoding': 'gzip' })),
+      });
     }
     for (const r of results) {
       expect([r.path, r.encoding, r.status]).toEqual([r.path, r.encoding, 400]);
@@ -75,16 +83,37 @@ describe('hostile input gets a clean 4xx naming the problem (real PostgreSQL)', 
 
   it('NUL and lone surrogates in text, ids or metadata: 400 naming the field, nothing reaches the database', async () => {
     const cases: [string, unknown, RegExp][] = [
-      ['/v1/chat/stream', { messages: [{ role: 'user', content: 'a\u0000b' }] }, /messages\.0\.content: must not contain U\+0000/],
-      ['/v1/chat/stream', { messages: [{ role: 'system', content: 'x' }, { role: 'user', content: '\ud800' }] }, /messages\.1\.content: .*lone UTF-16 surrogate/],
+      [
+        '/v1/chat/stream',
+        { messages: [{ role: 'user', content: 'a\u0000b' }] },
+        /messages\.0\.content: must not contain U\+0000/,
+      ],
+      [
+        '/v1/chat/stream',
+        {
+          messages: [
+            { role: 'system', content: 'x' },
+            { role: 'user', content: '\ud800' },
+          ],
+        },
+        /messages\.1\.content: .*lone UTF-16 surrogate/,
+      ],
       ['/v1/tasks', { prompt: 'plan \u0000 this' }, /prompt: must not contain U\+0000/],
       ['/v1/tasks', { prompt: 'plan \udfff this' }, /prompt: .*surrogate/],
       ['/v1/documents', { documents: [{ id: 'a\u0000', text: 'fine' }] }, /documents\.0\.id: must not contain U\+0000/],
       ['/v1/documents', { documents: [{ id: 'a', text: 'nul \u0000 inside' }] }, /documents\[0\]\.text must not contain U\+0000/],
       ['/v1/documents', { documents: [{ id: 'a', text: 'half \ud83d pair' }] }, /documents\[0\]\.text .*surrogate/],
-      ['/v1/documents', { documents: [{ id: 'a', text: 'ok', metadata: { k: 'v\u0000' } }] }, /documents\.0\.metadata: k must not contain U\+0000/],
+      [
+        '/v1/documents',
+        { documents: [{ id: 'a', text: 'ok', metadata: { k: 'v\u0000' } }] },
+        /documents\.0\.metadata: k must not contain U\+0000/,
+      ],
       ['/v1/documents', { documents: [{ id: 'a', text: 'ok', metadata: { 'k\u0000': 'v' } }] }, /metadata: key must not contain/],
-      ['/v1/documents', { documents: [{ id: 'a', text: 'ok', metadata: { a: { b: ['\ud800'] } } }] }, /metadata: a\.b\.0 .*surrogate/],
+      [
+        '/v1/documents',
+        { documents: [{ id: 'a', text: 'ok', metadata: { a: { b: ['\ud800'] } } }] },
+        /metadata: a\.b\.0 .*surrogate/,
+      ],
       ['/v1/search', { query: 'q \u0000' }, /query must not contain U\+0000/],
     ];
     for (const [path, body, message] of cases) {

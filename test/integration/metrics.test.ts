@@ -44,7 +44,11 @@ describe('the exposition', () => {
     const KEY = 'm'.repeat(32);
     svc = await startService({ API_KEYS: KEY });
     const auth = { Authorization: `Bearer ${KEY}` };
-    await fetch(`${svc.url}/v1/chat/stream`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: '{"messages":' });
+    await fetch(`${svc.url}/v1/chat/stream`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: '{"messages":',
+    });
     await fetch(`${svc.url}/v1/streams/AAAAAAAAAAAAAAAAAAAAAA`, { headers: auth });
     await fetch(`${svc.url}/V1/tasks/task_x`, { headers: auth });
     await fetch(`${svc.url}/v1/tasks/%ZZ`, { headers: auth });
@@ -55,7 +59,8 @@ describe('the exposition', () => {
     expect([...routes].sort()).toEqual(['/v1/chat/stream', '/v1/streams/:id', '/v1/tasks', '/v1/tasks/:id', 'unmatched']);
 
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (promtool.error) throw new Error(`promtool is needed (scripts/ci/install-system.sh installs it): ${promtool.error.message}`);
+    if (promtool.error)
+      throw new Error(`promtool is needed (scripts/ci/install-system.sh installs it): ${promtool.error.message}`);
     expect(promtool.stdout + promtool.stderr).toBe('');
     expect(promtool.status).toBe(0);
   });

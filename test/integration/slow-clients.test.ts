@@ -16,7 +16,13 @@ describe('slow clients', () => {
   };
   const metric = async (svc: ServiceProcess, line: string) => {
     const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
-    return Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1) ?? NaN);
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(line))
+        ?.split(' ')
+        .at(-1) ?? NaN,
+    );
   };
   const trickle = (c: Awaited<ReturnType<typeof rawConnection>>, everyMs: number) => {
     const t = setInterval(() => c.write('x'), everyMs);
@@ -58,7 +64,11 @@ describe('slow clients', () => {
   });
 
   it('a body still arriving at stop-intake is refused with 503, so the drain does not wait for it', async () => {
-    const svc = await service({ TERMINATION_GRACE_PERIOD_SECONDS: '20', SHUTDOWN_SAFETY_MARGIN_SECONDS: '1', REQUEST_TIMEOUT_SECONDS: '60' });
+    const svc = await service({
+      TERMINATION_GRACE_PERIOD_SECONDS: '20',
+      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+      REQUEST_TIMEOUT_SECONDS: '60',
+    });
     const slow = await rawConnection(svc.port);
     slow.write('POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
     const stop = trickle(slow, 1_000);

@@ -13,8 +13,13 @@ describe('helm test smoke command (dist/tools/smoke.js)', () => {
 
   it('passes against a running service with API keys, using the first key from API_KEYS', async () => {
     svc = await startService({ API_KEYS: 'smoke:smoke-key-0123456789abcdefghij,other-0123456789abcdefghij' });
-    const { stdout } = await run(process.execPath, [SMOKE, '--url', svc.url], { env: { ...process.env, API_KEYS: 'smoke:smoke-key-0123456789abcdefghij,other-0123456789abcdefghij' } });
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { check: string; ok: boolean });
+    const { stdout } = await run(process.execPath, [SMOKE, '--url', svc.url], {
+      env: { ...process.env, API_KEYS: 'smoke:smoke-key-0123456789abcdefghij,other-0123456789abcdefghij' },
+    });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { check: string; ok: boolean });
     expect(lines.map((l) => [l.check, l.ok])).toEqual([
       ['stream', true],
       ['embeddings', true],
@@ -22,7 +27,9 @@ describe('helm test smoke command (dist/tools/smoke.js)', () => {
   });
 
   it('fails with exit 1 when the key is wrong', async () => {
-    const err = await run(process.execPath, [SMOKE, '--url', svc!.url], { env: { ...process.env, API_KEYS: 'wrong-0123456789abcdefghijkl' } }).catch((e: { code: number; stdout: string }) => e);
+    const err = await run(process.execPath, [SMOKE, '--url', svc!.url], {
+      env: { ...process.env, API_KEYS: 'wrong-0123456789abcdefghijkl' },
+    }).catch((e: { code: number; stdout: string }) => e);
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stdout: string }).stdout).toMatch(/"ok":false/);
   });

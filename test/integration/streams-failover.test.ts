@@ -33,7 +33,10 @@ function forwarder() {
   });
   return {
     point: (port: number) => void (target = port),
-    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`))),
+    listen: () =>
+      new Promise<string>((resolve) =>
+        server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)),
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -96,7 +99,9 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
     const exit = await a.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - signalledAt).toBeLessThan(BUDGET_MS + 500);
-    const report = a.logs.find((l) => l.msg === 'drain report')?.report as { phases: { name: string; participants: { name: string; detail?: { handedOff?: number } }[] }[] };
+    const report = a.logs.find((l) => l.msg === 'drain report')?.report as {
+      phases: { name: string; participants: { name: string; detail?: { handedOff?: number } }[] }[];
+    };
     const handoff = report.phases.find((p) => p.name === 'handoff')!.participants.find((p) => p.name === 'streams:handoff');
     expect(handoff?.detail?.handedOff).toBe(1);
     expect(b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);

@@ -11,7 +11,8 @@ const OTHER = 'key-two-0123456789abcdefghij';
 const body = (content: string, max_tokens = 60) => ({ messages: [{ role: 'user', content }], max_tokens });
 const reference = (b: ReturnType<typeof body>) => plan(b.messages, b.max_tokens).tokens.join('');
 /** What the server issues with a stream for KEY (the same HMAC, computed here for a stream started by the typed client). */
-const streamTicket = (id: string) => issueTicket({ key: KEY, owner: `key:${createHash('sha256').update(KEY).digest('hex').slice(0, 16)}` }, id);
+const streamTicket = (id: string) =>
+  issueTicket({ key: KEY, owner: `key:${createHash('sha256').update(KEY).digest('hex').slice(0, 16)}` }, id);
 
 describe('streams API on one replica (embedded PGlite)', () => {
   let svc: ServiceProcess;
@@ -25,7 +26,13 @@ describe('streams API on one replica (embedded PGlite)', () => {
     });
   const metric = async (line: string) => {
     const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
-    return Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1) ?? 0);
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(line))
+        ?.split(' ')
+        .at(-1) ?? 0,
+    );
   };
 
   beforeAll(async () => {
@@ -102,12 +109,16 @@ describe('streams API on one replica (embedded PGlite)', () => {
 
   it('caps concurrent generations at MAX_CONCURRENT_STREAMS and client connections at twice that, with 429 + Retry-After', async () => {
     const running = [0, 1].map(() => new AbortController());
-    const started = await Promise.all(running.map((c, i) => fetch(`${svc.url}/v1/chat/stream`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body(`long ${i}`, 4000)),
-      signal: c.signal,
-    })));
+    const started = await Promise.all(
+      running.map((c, i) =>
+        fetch(`${svc.url}/v1/chat/stream`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body(`long ${i}`, 4000)),
+          signal: c.signal,
+        }),
+      ),
+    );
     expect(started.map((r) => r.status)).toEqual([200, 200]);
     const refused = await post(body('one too many'));
     expect(refused.status).toBe(429);
@@ -118,12 +129,16 @@ describe('streams API on one replica (embedded PGlite)', () => {
     // running stream fit, the next one is refused before it holds a socket and a poller.
     const id = started[0]!.headers.get('lastcall-stream-id')!;
     const readers = [0, 1].map(() => new AbortController());
-    const joined = await Promise.all(readers.map((c) => fetch(`${svc.url}/v1/streams/${id}`, { headers: { Authorization: `Bearer ${KEY}` }, signal: c.signal })));
+    const joined = await Promise.all(
+      readers.map((c) => fetch(`${svc.url}/v1/streams/${id}`, { headers: { Authorization: `Bearer ${KEY}` }, signal: c.signal })),
+    );
     expect(joined.map((r) => r.status)).toEqual([200, 200]);
     const oneReaderTooMany = await get(id);
     expect(oneReaderTooMany.status).toBe(429);
     expect(oneReaderTooMany.headers.get('retry-after')).toBe('1');
-    expect(await oneReaderTooMany.json()).toMatchObject({ error: { code: 'too_many_requests', message: expect.stringMatching(/4 streams to clients/) } });
+    expect(await oneReaderTooMany.json()).toMatchObject({
+      error: { code: 'too_many_requests', message: expect.stringMatching(/4 streams to clients/) },
+    });
     expect(await metric('lastcall_http_rejected_total{reason="too_many_stream_clients"')).toBe(1);
     for (const c of [...running, ...readers]) c.abort();
   });
@@ -137,7 +152,7 @@ describe('streams API on one replica (embedded PGlite)', () => {
     const res = await post(b);
     const id = res.headers.get('lastcall-stream-id')!;
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    for (let seen = ''; !seen.includes('id: 20\n'); ) seen += (await reader.read()).value ?? '';
+    for (let seen = ''; !seen.includes('id: 20\n');) seen += (await reader.read()).value ?? '';
     await reader.cancel(); // the only client goes away
     for (let i = 0; i < 50 && (await aborted()) === abortedBefore; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await aborted()).toBe(abortedBefore + 1);

@@ -46,7 +46,11 @@ async function readEvents(url: string, headers: Record<string, string> = {}) {
     .split('\n\n')
     .filter((block) => block.includes('event:'))
     .map((block) => {
-      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+      const field = (name: string) =>
+        block
+          .split('\n')
+          .find((l) => l.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
       return { event: field('event'), id: field('id'), data: JSON.parse(field('data') ?? 'null') as Record<string, any> };
     });
 }
@@ -154,7 +158,10 @@ describe('progress event streams', () => {
     expect(open.map((r) => r.status)).toEqual([200, 200]);
     const refused = await call(svc.url, 'GET', `/v1/tasks/${id}/events`);
     expect(refused.status).toBe(429);
-    expect(refused.body.error).toMatchObject({ code: 'too_many_requests', message: expect.stringMatching(/2 task event streams/) });
+    expect(refused.body.error).toMatchObject({
+      code: 'too_many_requests',
+      message: expect.stringMatching(/2 task event streams/),
+    });
     const metrics = await (await fetch(`${svc.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/lastcall_http_rejected_total\{reason="too_many_task_event_streams"[^}]*\} 1/);
     for (const c of readers) c.abort();

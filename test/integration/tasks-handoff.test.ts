@@ -44,7 +44,11 @@ async function replica(id: string, env: Record<string, string> = {}) {
 async function submit(svc: ServiceProcess): Promise<string[]> {
   const ids: string[] = [];
   for (const prompt of PROMPTS) {
-    const r = await fetch(`${svc.url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+    const r = await fetch(`${svc.url}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt }),
+    });
     expect(r.status).toBe(202);
     ids.push(((await r.json()) as { id: string }).id);
   }
@@ -62,10 +66,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 const statuses = async (ids: string[]) =>
-  (await db.query<{ status: string; lease_holder: string | null; n: number }>(
-    `SELECT status, lease_holder, (SELECT count(*)::int FROM task_steps s WHERE s.task_id = t.id) AS n FROM tasks t WHERE id = ANY($1)`,
-    [ids],
-  )).rows;
+  (
+    await db.query<{ status: string; lease_holder: string | null; n: number }>(
+      `SELECT status, lease_holder, (SELECT count(*)::int FROM task_steps s WHERE s.task_id = t.id) AS n FROM tasks t WHERE id = ANY($1)`,
+      [ids],
+    )
+  ).rows;
 
 /** Each task's steps and result, keyed by prompt, after checking each index is recorded once. */
 async function outcomes(ids: string[]): Promise<Map<string, Outcome & { replicas: Set<string> }>> {
@@ -84,7 +90,10 @@ async function outcomes(ids: string[]): Promise<Map<string, Outcome & { replicas
     'SELECT id, prompt, status, result FROM tasks WHERE id = ANY($1)',
     [ids],
   );
-  const steps = await db.query<StepRow>('SELECT task_id, idx, kind, output, replica FROM task_steps WHERE task_id = ANY($1) ORDER BY task_id, idx', [ids]);
+  const steps = await db.query<StepRow>(
+    'SELECT task_id, idx, kind, output, replica FROM task_steps WHERE task_id = ANY($1) ORDER BY task_id, idx',
+    [ids],
+  );
   const byPrompt = new Map<string, Outcome & { replicas: Set<string> }>();
   for (const t of tasks.rows) {
     expect(t.status).toBe('completed');
@@ -113,7 +122,11 @@ function parseEvents(text: string) {
     .split('\n\n')
     .filter((block) => block.includes('event:'))
     .map((block) => {
-      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+      const field = (name: string) =>
+        block
+          .split('\n')
+          .find((l) => l.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
       return { event: field('event'), id: field('id'), data: JSON.parse(field('data') ?? 'null') as Record<string, unknown> };
     });
 }
@@ -131,9 +144,13 @@ async function metric(svc: ServiceProcess, pattern: RegExp): Promise<number> {
  */
 async function midRunOnA(a: ServiceProcess): Promise<{ ids: string[]; b: ServiceProcess }> {
   const ids = await submit(a);
-  await until('A to hold every task', async () => ((await statuses(ids)).every((r) => r.lease_holder === 'replica-a') ? true : undefined));
+  await until('A to hold every task', async () =>
+    (await statuses(ids)).every((r) => r.lease_holder === 'replica-a') ? true : undefined,
+  );
   const b = await replica('replica-b');
-  await until('a step of every task committed by A', async () => ((await statuses(ids)).every((r) => r.n >= 1) ? true : undefined));
+  await until('a step of every task committed by A', async () =>
+    (await statuses(ids)).every((r) => r.n >= 1) ? true : undefined,
+  );
   const rows = await statuses(ids);
   expect(rows.filter((r) => r.status === 'running' && r.lease_holder === 'replica-a')).toHaveLength(PROMPTS.length);
   return { ids, b };
@@ -146,7 +163,9 @@ beforeAll(async () => {
   // changes the deterministic upstream's text).
   const solo = await replica('replica-solo', { DEV_UPSTREAM_TOKENS_PER_SECOND: '400' });
   const ids = await submit(solo);
-  await until('the undisturbed run', async () => ((await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined));
+  await until('the undisturbed run', async () =>
+    (await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined,
+  );
   undisturbed = await outcomes(ids);
   solo.kill('SIGTERM');
   expect((await solo.exited).code).toBe(0);
@@ -187,7 +206,9 @@ describe('a replica replaced while it runs tasks', () => {
     expect(drained.outcome).toBe('ok');
     expect(drained.detail!.handedOff).toBe(PROMPTS.length); // each finished its current step, then let go
 
-    await until('B to complete every task', async () => ((await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined));
+    await until('B to complete every task', async () =>
+      (await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined,
+    );
     const got = await outcomes(ids);
     expectSameAsUndisturbed(got);
     // Every task was begun by A and completed by B.
@@ -200,7 +221,9 @@ describe('a replica replaced while it runs tasks', () => {
     expect(end.data).toMatchObject({ reason: 'server_shutdown', resumable: true, task_id: watched });
     const last = end.data.last_event_id as number;
     expect(last).toBe(Number(first.filter((e) => e.event === 'step').at(-1)!.id));
-    const rest = parseEvents(await (await fetch(`${b.url}/v1/tasks/${watched}/events`, { headers: { 'Last-Event-ID': String(last) } })).text());
+    const rest = parseEvents(
+      await (await fetch(`${b.url}/v1/tasks/${watched}/events`, { headers: { 'Last-Event-ID': String(last) } })).text(),
+    );
     const seen = [...first, ...rest].filter((e) => e.event === 'step').map((e) => Number(e.id));
     expect(seen).toEqual(undisturbed.get(longest)!.steps.map((_, i) => i)); // gap-free, no repeats
     expect(rest.at(-1)).toMatchObject({ event: 'done', data: { status: 'completed' } });
@@ -215,7 +238,9 @@ describe('a replica replaced while it runs tasks', () => {
 
     a.kill('SIGKILL');
     expect((await a.exited).signal).toBe('SIGKILL');
-    await until('B to complete every task', async () => ((await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined));
+    await until('B to complete every task', async () =>
+      (await statuses(ids)).every((r) => r.status === 'completed') ? true : undefined,
+    );
     const got = await outcomes(ids);
     expectSameAsUndisturbed(got);
     for (const o of got.values()) expect([...o.replicas].sort()).toEqual(['replica-a', 'replica-b']);

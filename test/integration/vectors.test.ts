@@ -3,8 +3,16 @@ import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js'
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const DOCS = [
-  { id: 'db', text: 'PostgreSQL stores rows in tables; an index makes SQL queries on large tables fast.', metadata: { topic: 'databases' } },
-  { id: 'bread', text: 'Knead the dough, let it rise, then bake the bread in a hot oven until golden.', metadata: { topic: 'cooking' } },
+  {
+    id: 'db',
+    text: 'PostgreSQL stores rows in tables; an index makes SQL queries on large tables fast.',
+    metadata: { topic: 'databases' },
+  },
+  {
+    id: 'bread',
+    text: 'Knead the dough, let it rise, then bake the bread in a hot oven until golden.',
+    metadata: { topic: 'cooking' },
+  },
   { id: 'k8s', text: 'Kubernetes sends SIGTERM to a pod and waits for the grace period before killing its containers.' },
   { id: 'weather', text: 'Heavy rain and strong winds are forecast as the storm reaches the coast tonight.' },
   { id: 'guitar', text: 'She tuned her guitar and played a song for the audience at the concert.' },
@@ -38,7 +46,9 @@ function scenarios(name: string, env: () => Record<string, string>) {
 
     it('upserts documents, counting inserts and updates', async () => {
       expect((await call(svc, '/documents', { documents: DOCS })).body).toEqual({ object: 'list', inserted: 5, updated: 0 });
-      const again = await call(svc, '/documents', { documents: [DOCS[0], { id: 'new', text: 'a brand new note about nothing much' }] });
+      const again = await call(svc, '/documents', {
+        documents: [DOCS[0], { id: 'new', text: 'a brand new note about nothing much' }],
+      });
       expect(again.body).toEqual({ object: 'list', inserted: 1, updated: 1 });
     });
 
@@ -69,10 +79,30 @@ function scenarios(name: string, env: () => Record<string, string>) {
     it('refuses bad input with 400 naming the problem', async () => {
       const cases: [string, unknown, string, RegExp][] = [
         ['/documents', { documents: [] }, 'invalid_request', /at least one document/],
-        ['/documents', { documents: [{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }] }, 'duplicate_id', /"a" appears twice/],
+        [
+          '/documents',
+          {
+            documents: [
+              { id: 'a', text: 'x' },
+              { id: 'a', text: 'y' },
+            ],
+          },
+          'duplicate_id',
+          /"a" appears twice/,
+        ],
         ['/documents', { documents: [{ id: 'a', text: ' ' }] }, 'empty_input', /documents\[0\]\.text is empty/],
-        ['/documents', { documents: [{ id: 'a', text: 'x'.repeat(8193) }] }, 'input_too_long', /documents\[0\]\.text .*at most 8192/],
-        ['/documents', { documents: Array.from({ length: 257 }, (_, i) => ({ id: `d${i}`, text: 'x' })) }, 'too_many_inputs', /at most 256/],
+        [
+          '/documents',
+          { documents: [{ id: 'a', text: 'x'.repeat(8193) }] },
+          'input_too_long',
+          /documents\[0\]\.text .*at most 8192/,
+        ],
+        [
+          '/documents',
+          { documents: Array.from({ length: 257 }, (_, i) => ({ id: `d${i}`, text: 'x' })) },
+          'too_many_inputs',
+          /at most 256/,
+        ],
         ['/search', { query: '' }, 'empty_input', /query is empty/],
         ['/search', { query: 'x', k: 0 }, 'invalid_request', /^k:/],
         ['/search', { query: 'x', k: 101 }, 'invalid_request', /^k:/],

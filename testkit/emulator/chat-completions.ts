@@ -287,4 +287,3 @@ async function stream(
   res.end();
   finishRecord(ctx, record, plans);
 }
-

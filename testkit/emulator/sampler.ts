@@ -154,7 +154,7 @@ function sampleValue(rng: Rng, schema: unknown, depth: number): unknown {
 /** Splits text into irregular pieces, the way streamed tool-call arguments arrive. */
 export function splitPieces(rng: Rng, text: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const n = int(rng, 3, 10);
     out.push(text.slice(i, i + n));
     i += n;

@@ -32,7 +32,10 @@ const body = { messages: [{ role: 'user', content: 'hi' }] };
 describe('stream client', () => {
   it('follows end, a cut connection and a 503, resuming from the last id each time', async () => {
     const { url, seen } = await scripted([
-      (_q, s) => s.writeHead(200, sseHead).end(token(1, 'a') + `event: end\ndata: {"resumable":true,"last_event_id":1,"retry_after_ms":1}\n\n`),
+      (_q, s) =>
+        s
+          .writeHead(200, sseHead)
+          .end(token(1, 'a') + `event: end\ndata: {"resumable":true,"last_event_id":1,"retry_after_ms":1}\n\n`),
       (_q, s) => s.writeHead(503, { 'Retry-After': '0' }).end('{}'),
       (_q, s) => {
         s.writeHead(200, sseHead).write(token(2, 'b'));
@@ -54,7 +57,12 @@ describe('stream client', () => {
   });
 
   it('ends with error set on an error event', async () => {
-    const { url } = await scripted([(_q, s) => s.writeHead(200, sseHead).end(token(1, 'a') + 'id: 2\nevent: error\ndata: {"code":"upstream_error","message":"boom"}\n\n')]);
+    const { url } = await scripted([
+      (_q, s) =>
+        s
+          .writeHead(200, sseHead)
+          .end(token(1, 'a') + 'id: 2\nevent: error\ndata: {"code":"upstream_error","message":"boom"}\n\n'),
+    ]);
     expect(await streamChat(url, body)).toMatchObject({ text: 'a', error: { message: 'boom' } });
   });
 });

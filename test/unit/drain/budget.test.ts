@@ -17,9 +17,23 @@ describe('computeBudget', () => {
 
   it('reserves the final-scrape wait and names it when the budget is too small', () => {
     expect(() =>
-      computeBudget({ gracePeriodSeconds: 5, preStopSeconds: 0, safetyMarginSeconds: 2, endpointPropagationSeconds: 0, finalScrapeWaitSeconds: 1.5 }),
+      computeBudget({
+        gracePeriodSeconds: 5,
+        preStopSeconds: 0,
+        safetyMarginSeconds: 2,
+        endpointPropagationSeconds: 0,
+        finalScrapeWaitSeconds: 1.5,
+      }),
     ).toThrow(/FINAL_SCRAPE_WAIT_SECONDS \(1.5\).*need 3.5s/);
-    expect(computeBudget({ gracePeriodSeconds: 6, preStopSeconds: 0, safetyMarginSeconds: 2, endpointPropagationSeconds: 0, finalScrapeWaitSeconds: 1.5 }).finalScrapeMs).toBe(1_500);
+    expect(
+      computeBudget({
+        gracePeriodSeconds: 6,
+        preStopSeconds: 0,
+        safetyMarginSeconds: 2,
+        endpointPropagationSeconds: 0,
+        finalScrapeWaitSeconds: 1.5,
+      }).finalScrapeMs,
+    ).toBe(1_500);
   });
 
   it('accepts the smallest budget that fits', () => {

@@ -93,9 +93,23 @@ describe('DrainEngine', () => {
   it('runs one phase’s participants in parallel and records failures without stopping others', async () => {
     const { engine, clock } = setup();
     const log: string[] = [];
-    engine.register({ name: 'a', phase: 'release', close: () => new Promise<void>((r) => clock.setTimer(300, () => (log.push('a'), r()))) });
-    engine.register({ name: 'b', phase: 'release', close: () => new Promise<void>((r) => clock.setTimer(300, () => (log.push('b'), r()))) });
-    engine.register({ name: 'boom', phase: 'release', close: async () => { throw new Error('kaput'); } });
+    engine.register({
+      name: 'a',
+      phase: 'release',
+      close: () => new Promise<void>((r) => clock.setTimer(300, () => (log.push('a'), r()))),
+    });
+    engine.register({
+      name: 'b',
+      phase: 'release',
+      close: () => new Promise<void>((r) => clock.setTimer(300, () => (log.push('b'), r()))),
+    });
+    engine.register({
+      name: 'boom',
+      phase: 'release',
+      close: async () => {
+        throw new Error('kaput');
+      },
+    });
     engine.register({ name: 'reports', phase: 'handoff', close: async () => ({ handedOff: 3 }) });
     const done = engine.start('SIGTERM');
     await clock.advance(400);

@@ -24,8 +24,17 @@ function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
   const terminationPath = path.join(dir, 'termination-log');
   fs.writeFileSync(terminationPath, '');
   const logs: Record<string, unknown>[] = [];
-  const logger = createLogger('info', {}, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const budget = computeBudget({ gracePeriodSeconds: 10, preStopSeconds: 0, safetyMarginSeconds: 1, endpointPropagationSeconds: 0 });
+  const logger = createLogger(
+    'info',
+    {},
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const budget = computeBudget({
+    gracePeriodSeconds: 10,
+    preStopSeconds: 0,
+    safetyMarginSeconds: 1,
+    endpointPropagationSeconds: 0,
+  });
   const noop = () => undefined;
   const engine = new DrainEngine({
     clock,
@@ -42,7 +51,15 @@ function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
   });
   const exits: number[] = [];
   const signals = new EventEmitter();
-  const trigger = handleShutdownSignals({ engine, budget, logger, terminationMessagePath: terminationPath, clock, exit: (c) => void exits.push(c), signals });
+  const trigger = handleShutdownSignals({
+    engine,
+    budget,
+    logger,
+    terminationMessagePath: terminationPath,
+    clock,
+    exit: (c) => void exits.push(c),
+    signals,
+  });
   if (opts.serving !== false) engine.markServing();
   return { clock, signals, trigger, exits, logs, engine, termination: () => fs.readFileSync(terminationPath, 'utf8') };
 }
@@ -50,7 +67,12 @@ function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
 describe('shutdown signals and the failure trigger', () => {
   it.each([
     { how: 'signal', code: 0, reason: 'SIGTERM', what: 'SIGTERM drains and exits 0 with the report' },
-    { how: 'failure', code: 1, reason: 'fixture-failure', what: 'a failure drains the same way and exits 1, so the pod reads Error rather than Completed' },
+    {
+      how: 'failure',
+      code: 1,
+      reason: 'fixture-failure',
+      what: 'a failure drains the same way and exits 1, so the pod reads Error rather than Completed',
+    },
   ] as const)('$what', async ({ how, code, reason }) => {
     const s = setup();
     if (how === 'failure') s.trigger.shutdown('fixture-failure');

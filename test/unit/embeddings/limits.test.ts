@@ -20,7 +20,11 @@ describe('checkTexts', () => {
   it('names the limit each bad input breaks', () => {
     expect(codeOf([])).toMatch(/^400 empty_input: input must contain at least one text/);
     expect(codeOf(['ok', '  '])).toMatch(/^400 empty_input: input\[1\] is empty/);
-    expect(codeOf(Array.from({ length: MAX_INPUTS + 1 }, () => 'x'))).toMatch(new RegExp(`^400 too_many_inputs: .*at most ${MAX_INPUTS}`));
-    expect(codeOf(['x'.repeat(MAX_TEXT_CHARS + 1)])).toMatch(new RegExp(`^400 input_too_long: input\\[0\\] .*at most ${MAX_TEXT_CHARS}`));
+    expect(codeOf(Array.from({ length: MAX_INPUTS + 1 }, () => 'x'))).toMatch(
+      new RegExp(`^400 too_many_inputs: .*at most ${MAX_INPUTS}`),
+    );
+    expect(codeOf(['x'.repeat(MAX_TEXT_CHARS + 1)])).toMatch(
+      new RegExp(`^400 input_too_long: input\\[0\\] .*at most ${MAX_TEXT_CHARS}`),
+    );
   });
 });

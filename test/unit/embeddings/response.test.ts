@@ -7,7 +7,9 @@ const widest = (dims: number) => new Float32Array(dims).fill(-0.00000123456789);
 describe('embedding list encoder', () => {
   it('writes the OpenAI list shape, in order, even when every value takes the most room', () => {
     const vectors = Array.from({ length: 256 }, () => widest(384));
-    const body = JSON.parse(encodeEmbeddingList({ vectors, model: 'modèle-ü', promptTokens: 77, format: 'float' }).toString('utf8')) as {
+    const body = JSON.parse(
+      encodeEmbeddingList({ vectors, model: 'modèle-ü', promptTokens: 77, format: 'float' }).toString('utf8'),
+    ) as {
       object: string;
       data: { object: string; index: number; embedding: number[] }[];
       model: string;
@@ -40,6 +42,8 @@ describe('embedding list encoder', () => {
   });
 
   it('answers an empty list as valid JSON', () => {
-    expect(JSON.parse(encodeEmbeddingList({ vectors: [], model: 'm', promptTokens: 0, format: 'float' }).toString())).toMatchObject({ data: [] });
+    expect(
+      JSON.parse(encodeEmbeddingList({ vectors: [], model: 'm', promptTokens: 0, format: 'float' }).toString()),
+    ).toMatchObject({ data: [] });
   });
 });

@@ -4,7 +4,10 @@ import { ApiError } from '../../../src/errors/errors.js';
 import { resumeCursor } from '../../../src/http/sse.js';
 
 const req = (header: string | undefined, after?: string) =>
-  ({ get: (name: string) => (name === 'last-event-id' ? header : undefined), query: after === undefined ? {} : { after } }) as unknown as Request;
+  ({
+    get: (name: string) => (name === 'last-event-id' ? header : undefined),
+    query: after === undefined ? {} : { after },
+  }) as unknown as Request;
 const steps = { min: -1, code: 'invalid_after', meaning: 'a step index' };
 
 describe('resumeCursor', () => {
@@ -26,7 +29,11 @@ describe('resumeCursor', () => {
     };
     const fromHeader = thrown(req('-2'));
     expect(fromHeader).toBeInstanceOf(ApiError);
-    expect(fromHeader).toMatchObject({ status: 400, code: 'invalid_after', message: 'Last-Event-ID must be a step index (an integer ≥ -1)' });
+    expect(fromHeader).toMatchObject({
+      status: 400,
+      code: 'invalid_after',
+      message: 'Last-Event-ID must be a step index (an integer ≥ -1)',
+    });
     expect(thrown(req(undefined, 'abc')).message).toBe('after must be a step index (an integer ≥ -1)');
     expect(thrown(req('1.5')).status).toBe(400);
   });

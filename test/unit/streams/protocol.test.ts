@@ -4,7 +4,10 @@ import { ApiError } from '../../../src/errors/errors.js';
 import { chatRequest, isStreamId, lastEventId, newStreamId, sse } from '../../../src/streams/protocol.js';
 
 const req = (header: string | undefined, after?: string) =>
-  ({ get: (name: string) => (name === 'last-event-id' ? header : undefined), query: after === undefined ? {} : { after } }) as unknown as Request;
+  ({
+    get: (name: string) => (name === 'last-event-id' ? header : undefined),
+    query: after === undefined ? {} : { after },
+  }) as unknown as Request;
 
 describe('streams protocol', () => {
   it('takes Last-Event-ID over ?after and rejects malformed ids with 400', () => {

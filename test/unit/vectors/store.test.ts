@@ -32,14 +32,18 @@ describe('VectorStore on embedded PGlite', () => {
   });
 
   it('upserts by (owner, id), counting inserts and updates', async () => {
-    expect(await store.upsert('alice', [
-      { id: 'x', text: 'x axis', metadata: { n: 1 }, embedding: unit(1, 0, 0) },
-      { id: 'y', text: 'y axis', metadata: {}, embedding: unit(0, 1, 0) },
-    ])).toEqual({ inserted: 2, updated: 0 });
-    expect(await store.upsert('alice', [
-      { id: 'x', text: 'x axis again', metadata: { n: 2 }, embedding: unit(1, 0.1, 0) },
-      { id: 'z', text: 'z axis', metadata: {}, embedding: unit(0, 0, 1) },
-    ])).toEqual({ inserted: 1, updated: 1 });
+    expect(
+      await store.upsert('alice', [
+        { id: 'x', text: 'x axis', metadata: { n: 1 }, embedding: unit(1, 0, 0) },
+        { id: 'y', text: 'y axis', metadata: {}, embedding: unit(0, 1, 0) },
+      ]),
+    ).toEqual({ inserted: 2, updated: 0 });
+    expect(
+      await store.upsert('alice', [
+        { id: 'x', text: 'x axis again', metadata: { n: 2 }, embedding: unit(1, 0.1, 0) },
+        { id: 'z', text: 'z axis', metadata: {}, embedding: unit(0, 0, 1) },
+      ]),
+    ).toEqual({ inserted: 1, updated: 1 });
   });
 
   it('returns the nearest documents first with cosine scores, only the owner’s', async () => {
@@ -50,7 +54,7 @@ describe('VectorStore on embedded PGlite', () => {
     expect(hits[0]!.metadata).toEqual({ n: 2 });
     expect(hits[0]!.score).toBeCloseTo(1 / Math.hypot(1, 0.1), 5);
     expect(hits[1]!.score).toBeCloseTo(0, 5);
-    expect((await store.nearest('carol', unit(1, 0, 0), 5))).toEqual([]);
+    expect(await store.nearest('carol', unit(1, 0, 0), 5)).toEqual([]);
   });
 
   it('queries with the indexed expression, so the planner can use the index', async () => {
