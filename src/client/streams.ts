@@ -193,7 +193,8 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
     case 'token':
       if (id !== expected) {
         throw new StreamProtocolError(
-          `stream ${result.streamId}: token id ${msg.id} after ${result.lastEventId} (${id !== undefined && id <= result.lastEventId ? 'repeat' : 'gap'})`,
+          `stream ${result.streamId}: token id ${msg.id} after ${result.lastEventId} ` +
+            `(${id !== undefined && id <= result.lastEventId ? 'repeat' : 'gap'})`,
         );
       }
       result.text += String(d.text);

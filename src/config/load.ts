@@ -130,7 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keys = parseApiKeys(e.API_KEYS);
   if (keys.length === 0 && inKubernetes && !e.ALLOW_ANONYMOUS) {
     throw new ConfigError(
-      'API_KEYS is unset: inside Kubernetes the API refuses to start open to anyone; set API_KEYS, or ALLOW_ANONYMOUS=true to choose an open API',
+      'API_KEYS is unset: inside Kubernetes the API refuses to start open to anyone; ' +
+        'set API_KEYS, or ALLOW_ANONYMOUS=true to choose an open API',
     );
   }
   return Object.freeze({

@@ -32,7 +32,8 @@ export function computeBudget(inputs: BudgetInputs): ShutdownBudget {
       `shutdown budget too small: TERMINATION_GRACE_PERIOD_SECONDS (${inputs.gracePeriodSeconds}) − ` +
         `PRESTOP_SLEEP_SECONDS (${inputs.preStopSeconds}) − SHUTDOWN_SAFETY_MARGIN_SECONDS ` +
         `(${inputs.safetyMarginSeconds}) = ${totalMs / 1000}s, but ENDPOINT_PROPAGATION_SECONDS ` +
-        `(${inputs.endpointPropagationSeconds})${finalScrapeMs ? ` and FINAL_SCRAPE_WAIT_SECONDS (${inputs.finalScrapeWaitSeconds})` : ''} ` +
+        `(${inputs.endpointPropagationSeconds})` +
+        `${finalScrapeMs ? ` and FINAL_SCRAPE_WAIT_SECONDS (${inputs.finalScrapeWaitSeconds})` : ''} ` +
         `plus the phases' reserves need ${needed / 1000}s`,
     );
   }

@@ -22,7 +22,8 @@ const ITEM_FRAMING_BYTES = ITEM_HEAD.length + 7 + ITEM_EMBEDDING.length + 4;
  */
 export function encodeEmbeddingList({ vectors, model, promptTokens, format }: EmbeddingList): Buffer {
   const head = '{"object":"list","data":[';
-  const tail = `],"model":${JSON.stringify(model)},"usage":${JSON.stringify({ prompt_tokens: promptTokens, total_tokens: promptTokens })}}`;
+  const usage = JSON.stringify({ prompt_tokens: promptTokens, total_tokens: promptTokens });
+  const tail = `],"model":${JSON.stringify(model)},"usage":${usage}}`;
   const perVector = (v: Float32Array) => (format === 'float' ? vectorTextBytes(v.length) : Math.ceil(v.byteLength / 3) * 4 + 2);
   const capacity =
     Buffer.byteLength(head) + Buffer.byteLength(tail) + vectors.reduce((n, v) => n + ITEM_FRAMING_BYTES + perVector(v), 0);

@@ -45,7 +45,7 @@ export class LeaseTable {
 
   /** Predicate on a row this replica still holds at this epoch (parameters: id, epoch, holder). */
   fence(idParam: number, epochParam: number, holderParam: number): string {
-    return `id = $${idParam} AND epoch = $${epochParam} AND lease_holder = $${holderParam} AND status = '${this.spec.activeStatus}'`;
+    return `id = $${idParam} AND ${this.batchFence(this.spec.table, `$${epochParam}`, holderParam)}`;
   }
 
   /**
@@ -53,7 +53,8 @@ export class LeaseTable {
    * the expression holding each row's claimed epoch.
    */
   batchFence(alias: string, epoch: string, holderParam: number): string {
-    return `${alias}.epoch = ${epoch} AND ${alias}.lease_holder = $${holderParam} AND ${alias}.status = '${this.spec.activeStatus}'`;
+    const active = this.spec.activeStatus;
+    return `${alias}.epoch = ${epoch} AND ${alias}.lease_holder = $${holderParam} AND ${alias}.status = '${active}'`;
   }
 
   /** How a claim found the row free, from its state just before the claim; undefined for a fresh row. */

@@ -59,6 +59,9 @@ const TASK_ID = /^task_[A-Za-z0-9_-]{24}$/;
 export const isTaskId = (id: string) => TASK_ID.test(id);
 
 const TASK_COLUMNS = 'id, owner, prompt, max_steps, status, epoch, attempts, result, error, created_at, updated_at';
+/** Assignments that leave a finished task unleased. */
+const RELEASED = 'lease_holder = NULL, lease_expires_at = NULL';
+
 export class TaskStore {
   readonly leases: LeaseTable;
   private readonly fence: string;
@@ -91,7 +94,8 @@ export class TaskStore {
 
   async steps(id: string, after = -1, limit = 100): Promise<StepRow[]> {
     const r = await this.db.query<StepRow>(
-      'SELECT idx, kind, output, replica, epoch, created_at FROM task_steps WHERE task_id = $1 AND idx > $2 ORDER BY idx LIMIT $3',
+      `SELECT idx, kind, output, replica, epoch, created_at FROM task_steps
+       WHERE task_id = $1 AND idx > $2 ORDER BY idx LIMIT $3`,
       [id, after, limit],
     );
     return r.rows;
@@ -149,7 +153,7 @@ export class TaskStore {
       const done = result !== undefined;
       const u = await c.query(
         `UPDATE tasks SET attempts = 0, updated_at = now(),
-         ${done ? `status = 'completed', result = $4, lease_holder = NULL, lease_expires_at = NULL` : `lease_expires_at = ${LeaseTable.expiry(4)}`}
+         ${done ? `status = 'completed', result = $4, ${RELEASED}` : `lease_expires_at = ${LeaseTable.expiry(4)}`}
          WHERE ${this.fence}`,
         [id, epoch, this.replica, done ? JSON.stringify(result) : this.leaseSeconds],
       );
@@ -171,7 +175,7 @@ export class TaskStore {
 
   async fail(id: string, epoch: number, error: string): Promise<void> {
     const r = await this.db.query(
-      `UPDATE tasks SET status = 'failed', error = $4, lease_holder = NULL, lease_expires_at = NULL, updated_at = now() WHERE ${this.fence}`,
+      `UPDATE tasks SET status = 'failed', error = $4, ${RELEASED}, updated_at = now() WHERE ${this.fence}`,
       [id, epoch, this.replica, error.slice(0, 2000)],
     );
     if (r.rowCount !== 1) throw new LeaseLost(id);

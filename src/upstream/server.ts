@@ -91,7 +91,10 @@ export function createUpstreamServer(opts: UpstreamOptions) {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
       const chunk = (delta: object, finish: string | null, extra: object = {}) =>
         res.write(
-          `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
+          `data: ${JSON.stringify({
+            ...{ id, object: 'chat.completion.chunk', created, model: r.model },
+            ...{ choices: [{ index: 0, delta, finish_reason: finish }], ...extra },
+          })}\n\n`,
         );
       chunk({ role: 'assistant', content: '' }, null);
       const started = performance.now();

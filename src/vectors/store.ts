@@ -47,7 +47,8 @@ export class VectorStore {
     await this.#db.maintenance(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [INDEX_LOCK]);
       await c.query(
-        `CREATE INDEX IF NOT EXISTS ${this.indexName} ON documents USING hnsw ((embedding::${this.#vec}) vector_cosine_ops) WHERE dims = ${this.#dims}`,
+        `CREATE INDEX IF NOT EXISTS ${this.indexName} ON documents
+         USING hnsw ((embedding::${this.#vec}) vector_cosine_ops) WHERE dims = ${this.#dims}`,
       );
     });
   }
