@@ -20,6 +20,8 @@ export interface ServiceProcess {
   /** Resolves with the exit code and signal, and how long after `since` it happened. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   kill(signal?: NodeJS.Signals): void;
+  /** The value of the first /metrics line that starts with `prefix` (a name, or `name{label="x"`); NaN when there is none. */
+  metric(prefix: string): Promise<number>;
   /** Waits for a log line matching `pred`. */
   waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -112,6 +114,11 @@ export async function startService(
     logs,
     stderr: () => stderr,
     exited,
+    metric: async (prefix) => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(prefix));
+      return line === undefined ? NaN : Number(line.split(' ').at(-1));
+    },
     kill: (signal = 'SIGTERM') => void proc.kill(signal),
     waitForLog,
   };

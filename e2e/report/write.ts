@@ -1,19 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import type { TimelineEvent } from '../scenario/driver.js';
 import type { ScenarioReport } from '../scenario/rolling-restart.js';
+import { CHROMIUM, launchChromium } from '../../testkit/chromium.js';
 import { timelineHtml } from './timeline.js';
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /**
  * summary.json (every case's facts and failures, every pod's termination), timeline.html and a
@@ -28,7 +18,7 @@ export async function writeReport(dir: string, report: ScenarioReport, timeline:
   let screenshot: string | undefined;
   if (fs.existsSync(CHROMIUM)) {
     const png = path.join(dir, 'timeline.png');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(`file://${html}`);

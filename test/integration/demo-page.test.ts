@@ -1,6 +1,7 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
+import { launchChromium } from '../../testkit/chromium.js';
 import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
@@ -11,17 +12,7 @@ describe('the demo page survives a restart of the replica serving it (headless C
 
   beforeAll(async () => {
     pg = await startPostgres();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

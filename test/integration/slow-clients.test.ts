@@ -14,16 +14,6 @@ describe('slow clients', () => {
     running.push(s);
     return s;
   };
-  const metric = async (svc: ServiceProcess, line: string) => {
-    const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
-    return Number(
-      text
-        .split('\n')
-        .find((l) => l.startsWith(line))
-        ?.split(' ')
-        .at(-1) ?? NaN,
-    );
-  };
   const trickle = (c: Awaited<ReturnType<typeof rawConnection>>, everyMs: number) => {
     const t = setInterval(() => c.write('x'), everyMs);
     return () => clearInterval(t);
@@ -51,7 +41,7 @@ describe('slow clients', () => {
     const svc = await service({ MAX_CONNECTIONS: '3' });
     const held = await Promise.all([1, 2, 3].map(() => rawConnection(svc.port)));
     await new Promise((r) => setTimeout(r, 200));
-    expect(await metric(svc, 'lastcall_http_connections')).toBe(3);
+    expect(await svc.metric('lastcall_http_connections')).toBe(3);
     const extra = net.connect(svc.port, '127.0.0.1');
     const closed = await new Promise<boolean>((resolve) => {
       extra.once('close', () => resolve(true));
@@ -59,7 +49,7 @@ describe('slow clients', () => {
       setTimeout(() => resolve(false), 3_000);
     });
     expect(closed).toBe(true);
-    expect(await metric(svc, 'lastcall_http_rejected_total{reason="too_many_connections"')).toBe(1);
+    expect(await svc.metric('lastcall_http_rejected_total{reason="too_many_connections"')).toBe(1);
     for (const c of held) c.socket.destroy();
   });
 

@@ -24,16 +24,7 @@ describe('streams API on one replica (embedded PGlite)', () => {
       headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(payload),
     });
-  const metric = async (line: string) => {
-    const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
-    return Number(
-      text
-        .split('\n')
-        .find((l) => l.startsWith(line))
-        ?.split(' ')
-        .at(-1) ?? 0,
-    );
-  };
+  const metric = (line: string) => svc.metric(line);
 
   beforeAll(async () => {
     svc = await startService({ API_KEYS: `${KEY},${OTHER}`, MAX_CONCURRENT_STREAMS: '2', DEV_UPSTREAM_TOKENS_PER_SECOND: '200' });

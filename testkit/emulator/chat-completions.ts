@@ -110,8 +110,9 @@ export async function handleChat(ctx: EmulatorContext, res: http.ServerResponse,
     completion_tokens_details: { reasoning_tokens: 0 },
   };
   const gone = clientGone(res);
-  if (r.stream) await stream(ctx, res, r, plans, record, usage, gone);
-  else await complete(ctx, res, r, plans, record, usage, gone);
+  const answer: Answer = { ctx, res, r, plans, record, usage, gone };
+  if (r.stream) await stream(answer);
+  else await complete(answer);
 }
 
 function stops(r: ChatRequest): string[] {
@@ -181,15 +182,19 @@ function finishRecord(ctx: EmulatorContext, record: GenerationRecord, plans: Cho
   ctx.history.finish(record, 'finished');
 }
 
-async function complete(
-  ctx: EmulatorContext,
-  res: http.ServerResponse,
-  r: ChatRequest,
-  plans: ChoicePlan[],
-  record: GenerationRecord,
-  usage: object,
-  gone: AbortSignal,
-) {
+/** Everything one answer is written from, whether streamed or not. */
+interface Answer {
+  readonly ctx: EmulatorContext;
+  readonly res: http.ServerResponse;
+  readonly r: ChatRequest;
+  readonly plans: ChoicePlan[];
+  readonly record: GenerationRecord;
+  readonly usage: object;
+  /** Aborts when the client goes away. */
+  readonly gone: AbortSignal;
+}
+
+async function complete({ ctx, res, r, plans, record, usage, gone }: Answer) {
   // Take as long as streaming the same tokens would.
   const steps = Math.max(...plans.map((p) => p.pieces.length));
   await sleep(new Pacer(ctx.config.tokensPerSecond).durationOf(steps), AbortSignal.any([gone, ctx.closing]));
@@ -220,15 +225,7 @@ async function complete(
   });
 }
 
-async function stream(
-  ctx: EmulatorContext,
-  res: http.ServerResponse,
-  r: ChatRequest,
-  plans: ChoicePlan[],
-  record: GenerationRecord,
-  usage: object,
-  gone: AbortSignal,
-) {
+async function stream({ ctx, res, r, plans, record, usage, gone }: Answer) {
   const base = {
     id: record.upstreamId,
     object: 'chat.completion.chunk',

@@ -1,33 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { computeBudget } from '../../../src/drain/budget.js';
-import { DrainEngine } from '../../../src/drain/engine.js';
-import { PHASE_TABLE } from '../../../src/drain/phases.js';
 import type { Participant, PhaseRecord } from '../../../src/drain/types.js';
 import { PHASES } from '../../../src/drain/phases.js';
-import { FakeClock } from '../../../testkit/fake-clock.js';
+import { engineOnFakeClock } from '../../../testkit/drain.js';
 
 function setup(opts: { grace?: number; preStop?: number; margin?: number; propagation?: number; finalScrape?: number } = {}) {
-  const clock = new FakeClock();
-  const budget = computeBudget({
-    gracePeriodSeconds: opts.grace ?? 30,
-    preStopSeconds: opts.preStop ?? 0,
-    safetyMarginSeconds: opts.margin ?? 2,
-    endpointPropagationSeconds: opts.propagation ?? 0,
-    finalScrapeWaitSeconds: opts.finalScrape ?? 0,
-  });
   const started: string[] = [];
   const ended: PhaseRecord[] = [];
-  const engine = new DrainEngine({
-    clock,
-    table: PHASE_TABLE,
-    budget,
-    replica: 'r1',
-    observer: {
-      phaseStarted: (p) => started.push(p),
-      phaseEnded: (r) => ended.push(r),
-      participantFailed: () => undefined,
+  const { clock, budget, engine } = engineOnFakeClock(
+    {
+      gracePeriodSeconds: opts.grace ?? 30,
+      preStopSeconds: opts.preStop ?? 0,
+      safetyMarginSeconds: opts.margin ?? 2,
+      endpointPropagationSeconds: opts.propagation ?? 0,
+      finalScrapeWaitSeconds: opts.finalScrape ?? 0,
     },
-  });
+    { phaseStarted: (p) => started.push(p), phaseEnded: (r) => ended.push(r) },
+  );
   engine.markServing();
   return { clock, budget, engine, started, ended };
 }

@@ -3,12 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { computeBudget } from '../../../src/drain/budget.js';
-import { DrainEngine } from '../../../src/drain/engine.js';
-import { PHASE_TABLE } from '../../../src/drain/phases.js';
 import { handleShutdownSignals } from '../../../src/drain/signals.js';
 import { createLogger } from '../../../src/log/logger.js';
-import { FakeClock } from '../../../testkit/fake-clock.js';
+import { engineOnFakeClock } from '../../../testkit/drain.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -17,7 +14,6 @@ afterEach(() => {
 
 /** The real engine and signal handling, in-process: signals from an EventEmitter, exit recorded. */
 function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
-  const clock = new FakeClock();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-signals-'));
   dirs.push(dir);
   // Kubernetes creates the file; the service only writes into one that exists.
@@ -29,26 +25,14 @@ function setup(opts: { serving?: boolean; brokenObserver?: boolean } = {}) {
     {},
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
-  const budget = computeBudget({
-    gracePeriodSeconds: 10,
-    preStopSeconds: 0,
-    safetyMarginSeconds: 1,
-    endpointPropagationSeconds: 0,
-  });
-  const noop = () => undefined;
-  const engine = new DrainEngine({
-    clock,
-    table: PHASE_TABLE,
-    budget,
-    replica: 'r1',
-    observer: {
-      phaseStarted: noop,
+  const { clock, budget, engine } = engineOnFakeClock(
+    { gracePeriodSeconds: 10, safetyMarginSeconds: 1 },
+    {
       phaseEnded: () => {
         if (opts.brokenObserver) throw new Error('observer defect');
       },
-      participantFailed: noop,
     },
-  });
+  );
   const exits: number[] = [];
   const signals = new EventEmitter();
   const trigger = handleShutdownSignals({
