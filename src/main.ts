@@ -40,6 +40,9 @@ async function main(): Promise<void> {
     exit: (code) => process.exit(code),
     signals: process,
   });
+  // Whatever escaped every handler: hand off what this replica holds, then exit 1.
+  process.on('uncaughtException', (err) => trigger.fatal(err));
+  process.on('unhandledRejection', (err) => trigger.fatal(err));
   const core: CoreDeps = { logger, registry, drain: engine.view, replica: config.replica };
   const httpMetrics = createHttpMetrics(registry);
 

@@ -33,11 +33,11 @@ export interface ServiceProcess {
  */
 export async function startService(
   env: Record<string, string | undefined> = {},
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; /** Node options before the script, e.g. `--import` of a fixture. */ nodeArgs?: string[] } = {},
 ): Promise<ServiceProcess> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build first`);
   const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-test-'));
-  const proc = spawn(process.execPath, [MAIN], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN], {
     env: {
       PATH: process.env.PATH,
       PORT: '0',

@@ -34,6 +34,9 @@ export class DrainEngine {
   private readonly listeners = new Set<(s: LifecycleState) => void>();
   private readonly participants: Participant[] = [];
   private running: Promise<DrainReport> | undefined;
+  /** Phases before this index are skipped (see start's `from` and hurry). */
+  private skipTo = 0;
+  private current: { readonly index: number; readonly deadline: ReturnType<typeof deadlineAt> } | undefined;
 
   /** The read-only view handed to participants. */
   readonly view: DrainState;
@@ -81,24 +84,55 @@ export class DrainEngine {
     if (this.state === 'starting') this.transition('serving');
   }
 
-  /** Starts the sequence; later calls return the same promise and change nothing. */
-  start(reason: string): Promise<DrainReport> {
-    this.running ??= this.run(reason);
+  /**
+   * Starts the sequence; later calls return the same promise and change nothing. `from` skips
+   * the phases before it and `budgetMs` shortens the budget: the way out after a fatal error,
+   * when there is nothing left to serve and only handing off matters.
+   */
+  start(reason: string, opts: { from?: PhaseName; budgetMs?: number } = {}): Promise<DrainReport> {
+    if (opts.from) this.skipTo = this.indexOf(opts.from);
+    this.running ??= this.run(reason, opts.budgetMs ?? this.opts.budget.totalMs);
     return this.running;
+  }
+
+  /**
+   * Ends the running phase now and skips to `phase` (a second Ctrl-C: stop waiting for streams
+   * and hand them off). Participants of the phase cut short see their deadline pass.
+   */
+  hurry(phase: PhaseName): void {
+    const to = this.indexOf(phase);
+    if (!this.running || to <= this.skipTo) return;
+    this.skipTo = to;
+    if (this.current && this.current.index < to) this.current.deadline.expireNow();
+  }
+
+  private indexOf(phase: PhaseName): number {
+    return this.opts.table.findIndex((p) => p.name === phase);
   }
 
   get started(): boolean {
     return this.running !== undefined;
   }
 
-  private async run(reason: string): Promise<DrainReport> {
+  private async run(reason: string, budgetMs: number): Promise<DrainReport> {
     const { clock, table, budget } = this.opts;
     const t0 = clock.now();
-    const overallDeadline = t0 + budget.totalMs;
+    const overallDeadline = t0 + budgetMs;
     const phases: PhaseRecord[] = [];
     const reserveOf = (p: PhaseSpec) => p.reserveMs + (p.holdsFinalScrape ? budget.finalScrapeMs : 0);
     for (const [i, spec] of table.entries()) {
       const start = clock.now();
+      if (i < this.skipTo) {
+        phases.push({
+          name: spec.name,
+          startedAtMs: Math.round(start - t0),
+          durationMs: 0,
+          allowedMs: 0,
+          participants: [],
+          skipped: true,
+        });
+        continue;
+      }
       const laterReserve = table.slice(i + 1).reduce((sum, p) => sum + reserveOf(p), 0);
       const latest = overallDeadline - laterReserve;
       const cap =
@@ -107,11 +141,13 @@ export class DrainEngine {
       this.transition(spec.name);
       this.opts.observer.phaseStarted(spec.name);
       const deadline = deadlineAt(clock, at);
+      this.current = { index: i, deadline };
       const outcomes = await Promise.all(
         this.participants.filter((p) => p.phase === spec.name).map((p) => this.runOne(p, deadline)),
       );
-      if (spec.cap === 'propagation') await sleep(clock, at - clock.now());
+      if (spec.cap === 'propagation') await sleep(clock, at - clock.now(), deadline.signal);
       deadline.dispose();
+      this.current = undefined;
       const record: PhaseRecord = {
         name: spec.name,
         startedAtMs: Math.round(start - t0),
@@ -127,9 +163,9 @@ export class DrainEngine {
     return {
       replica: this.opts.replica,
       reason,
-      budgetMs: budget.totalMs,
+      budgetMs,
       totalMs,
-      withinBudget: totalMs <= budget.totalMs,
+      withinBudget: totalMs <= budgetMs,
       phases,
     };
   }

@@ -10,7 +10,16 @@ export interface ShutdownTrigger {
    * process then exits 1, so the pod's last state says Error rather than Completed.
    */
   shutdown(reason: string): void;
+  /**
+   * An error nothing caught: the process cannot be trusted to serve on, but what it holds can
+   * still be handed off. Skips straight to `handoff` (streams flushed and released, tasks
+   * released) with a short budget, then exits 1 — instead of leaving every lease to expire.
+   */
+  fatal(err: unknown): void;
 }
+
+/** What the fatal path gets: enough for handoff, release and exit's reserves, not a full drain. */
+export const FATAL_BUDGET_MS = 3_000;
 
 /** Where signals come from; `process` in the service, an EventEmitter in tests. */
 export interface SignalSource {
@@ -34,15 +43,18 @@ export interface ShutdownSignalsOptions {
  * 0 (1 when a failure started it).
  */
 export function handleShutdownSignals(opts: ShutdownSignalsOptions): ShutdownTrigger {
-  const { engine, budget, logger } = opts;
+  const { engine, budget, logger, clock } = opts;
   let exited = false;
-  // The drain's end and the overrun guard can both fire; the process ends once.
+  let failed = false;
+  // The drain's end and the overrun guard can both fire; the process ends once, and with 1 once
+  // anything fatal happened on the way.
   const exit = (code: 0 | 1) => {
     if (exited) return;
     exited = true;
-    opts.exit(code);
+    opts.exit(failed ? 1 : code);
   };
-  const shutdown = (signal: string, exitCode: 0 | 1) => {
+  let interrupts = 0;
+  const shutdown = (signal: string, exitCode: 0 | 1, start: { from?: 'handoff'; budgetMs?: number } = {}) => {
     if (engine.started) {
       logger.warn({ signal }, 'shutdown already in progress; signal ignored');
       return;
@@ -52,14 +64,15 @@ export function handleShutdownSignals(opts: ShutdownSignalsOptions): ShutdownTri
       logger.info({ signal }, 'signal during start-up: exiting');
       return exit(exitCode);
     }
-    logger.info({ signal, budgetMs: budget.totalMs }, 'shutdown started');
+    const budgetMs = start.budgetMs ?? budget.totalMs;
+    logger.info({ signal, budgetMs }, 'shutdown started');
     // The engine never waits past a deadline, but if the event loop were held hostage the
     // promise still stands: exit before the kubelet's SIGKILL.
-    const cancelOverrun = opts.clock.setTimer(budget.totalMs, () => {
+    const cancelOverrun = clock.setTimer(budgetMs, () => {
       logger.error('drain overran its budget; exiting now');
       exit(exitCode);
     });
-    engine.start(signal).then(
+    engine.start(signal, start).then(
       (report) => {
         cancelOverrun();
         const written = writeTerminationMessage(opts.terminationMessagePath, report);
@@ -74,6 +87,30 @@ export function handleShutdownSignals(opts: ShutdownSignalsOptions): ShutdownTri
     );
   };
   opts.signals.on('SIGTERM', (signal) => shutdown(signal, 0));
-  opts.signals.on('SIGINT', (signal) => shutdown(signal, 0));
-  return { shutdown: (reason) => shutdown(reason, 1) };
+  opts.signals.on('SIGINT', (signal) => {
+    // The kubelet never sends SIGINT: a second one is a person at a terminal who does not want to
+    // wait for streams to finish. They are handed off instead, so nothing is lost.
+    if (++interrupts === 2 && engine.started) {
+      logger.warn({ signal }, 'second interrupt: skipping to handoff');
+      return engine.hurry('handoff');
+    }
+    shutdown(signal, 0);
+  });
+  return {
+    shutdown: (reason) => shutdown(reason, 1),
+    fatal(err) {
+      failed = true;
+      logger.fatal(
+        { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+        'uncaught error; handing off and exiting',
+      );
+      if (engine.started) {
+        engine.hurry('handoff');
+        // The overrun guard of the running sequence still stands; this one is shorter.
+        clock.setTimer(FATAL_BUDGET_MS, () => exit(1));
+      } else {
+        shutdown('fatal-error', 1, { from: 'handoff', budgetMs: FATAL_BUDGET_MS });
+      }
+    },
+  };
 }

@@ -43,6 +43,8 @@ export interface PhaseRecord {
   readonly durationMs: number;
   readonly allowedMs: number;
   readonly participants: readonly ParticipantOutcome[];
+  /** Not run: the sequence started past it (a fatal error) or was told to hurry past it. */
+  readonly skipped?: true;
 }
 
 export interface DrainReport {

@@ -21,14 +21,19 @@ export interface Deadline {
   remainingMs(): number;
 }
 
-export function deadlineAt(clock: Clock, at: number): Deadline & { dispose(): void } {
+export function deadlineAt(clock: Clock, at: number): Deadline & { dispose(): void; expireNow(): void } {
   const controller = new AbortController();
   const cancel = clock.setTimer(at - clock.now(), () => controller.abort(new DeadlineExceeded()));
   return {
     at,
     signal: controller.signal,
-    remainingMs: () => Math.max(0, at - clock.now()),
+    remainingMs: () => (controller.signal.aborted ? 0 : Math.max(0, at - clock.now())),
     dispose: cancel,
+    /** Brings the deadline forward to now (the sequence was told to hurry). */
+    expireNow: () => {
+      cancel();
+      controller.abort(new DeadlineExceeded());
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
+import { FATAL_BUDGET_MS } from '../../src/drain/signals.js';
 import { plan } from '../../src/upstream/text.js';
 import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
@@ -112,5 +114,18 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
     const { result } = await streamAcross(a, 'SIGKILL', 'kill');
     expect((await a.exited).signal).toBe('SIGKILL');
     expect(result.resumes).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an error nothing caught: the replica hands the stream off at once, no lease to wait out, and exits 1', async () => {
+    const throwOnSigusr2 = fileURLToPath(new URL('../fixtures/throw-on-sigusr2.mjs', import.meta.url));
+    const a = await startService(env('replica-a3'), { nodeArgs: ['--import', throwOnSigusr2] });
+    const { signalledAt } = await streamAcross(a, 'SIGUSR2', 'fatal');
+    const exit = await a.exited;
+    expect(exit.code).toBe(1);
+    expect(exit.at - signalledAt).toBeLessThan(FATAL_BUDGET_MS + 500);
+    expect(a.logs.find((l) => l.msg === 'uncaught error; handing off and exiting')).toBeDefined();
+    const takeover = b.logs.findLast((l) => l.msg === 'took over a stream generation');
+    // Released at handoff, not expired: the 3 s lease was never waited out.
+    expect(takeover?.via).toBe('handoff');
   });
 });

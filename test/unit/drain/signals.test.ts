@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleShutdownSignals } from '../../../src/drain/signals.js';
+import { FATAL_BUDGET_MS, handleShutdownSignals } from '../../../src/drain/signals.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { engineOnFakeClock } from '../../../testkit/drain.js';
 
@@ -98,5 +98,53 @@ describe('shutdown signals and the failure trigger', () => {
     await s.clock.advance(10);
     expect(s.exits).toEqual([1]);
     expect(s.logs.find((l) => l.msg === 'shutdown sequence failed; exiting now')).toMatchObject({ err: 'observer defect' });
+  });
+
+  it('a fatal error skips straight to handoff with a short budget and exits 1', async () => {
+    const s = setup();
+    const ran: string[] = [];
+    s.engine.register({ name: 'waits-for-streams', phase: 'drain', close: () => new Promise(() => undefined) });
+    s.engine.register({ name: 'hands-off', phase: 'handoff', close: async () => void ran.push('handoff') });
+    s.trigger.fatal(new Error('boom'));
+    await s.clock.advance(FATAL_BUDGET_MS);
+    expect(s.exits).toEqual([1]);
+    expect(ran).toEqual(['handoff']);
+    const report = s.logs.find((l) => l.msg === 'drain report')!.report as {
+      phases: { name: string; skipped?: boolean }[];
+      budgetMs: number;
+    };
+    expect(report.phases.filter((p) => p.skipped).map((p) => p.name)).toEqual(['announce', 'stop-intake', 'drain']);
+    expect(report.budgetMs).toBe(FATAL_BUDGET_MS);
+    expect(s.logs.find((l) => l.msg === 'uncaught error; handing off and exiting')).toMatchObject({
+      level: 'fatal',
+      err: { message: 'boom' },
+    });
+  });
+
+  it('a fatal error during a drain hurries it to handoff and still exits 1', async () => {
+    const s = setup();
+    s.engine.register({ name: 'waits-for-streams', phase: 'drain', close: () => new Promise(() => undefined) });
+    s.signals.emit('SIGTERM', 'SIGTERM');
+    await s.clock.advance(1_000);
+    s.trigger.fatal(new Error('boom'));
+    await s.clock.advance(100);
+    expect(s.exits).toEqual([1]);
+  });
+
+  it('a second Ctrl-C stops waiting for the drain and hands off at once, exiting 0', async () => {
+    const s = setup();
+    const ran: string[] = [];
+    s.engine.register({ name: 'waits-for-streams', phase: 'drain', close: () => new Promise(() => undefined) });
+    s.engine.register({ name: 'hands-off', phase: 'handoff', close: async () => void ran.push('handoff') });
+    s.signals.emit('SIGINT', 'SIGINT');
+    await s.clock.advance(1_000);
+    expect(s.engine.view.current).toBe('drain');
+    s.signals.emit('SIGINT', 'SIGINT');
+    await s.clock.advance(10);
+    expect(ran).toEqual(['handoff']);
+    expect(s.exits).toEqual([0]);
+    // The budget was 9 s: the second interrupt ended it after one.
+    const report = s.logs.find((l) => l.msg === 'drain report')!.report as { totalMs: number };
+    expect(report.totalMs).toBeLessThan(1_100);
   });
 });
