@@ -142,7 +142,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 60_000): Promise
 
 async function checkpointTimes(url: string | undefined, dataDir: string): Promise<number[]> {
   const database: Database = await openDatabase({ url, dataDir, poolSize: 4, logger: createLogger('silent') });
-  const store = new TaskStore(database, 'bench', 60);
+  const store = new TaskStore(database, 'bench', 60, 1_000);
   await store.create('bench', 'checkpoint overhead', 20);
   const lease = (await store.claim())!;
   const times: number[] = [];

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   );
   const database = await createDatabaseFeature(core, config.database);
   const llm = await createLlmFeature(core, config.llm);
-  const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service });
+  const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service }, config.vectors);
   const tasks = createTasksFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search }, config.tasks);
   const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics }, config.streams);
   const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);

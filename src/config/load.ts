@@ -21,6 +21,7 @@ export interface Config {
   readonly embeddings: EmbeddingsConfig;
   readonly streams: StreamsConfig;
   readonly tasks: TasksConfig;
+  readonly vectors: VectorsConfig;
   /** How long finished streams, responses and tasks are kept. */
   readonly retention: { readonly hours: number };
   /** OTLP/HTTP traces; undefined: tracing off. */
@@ -56,6 +57,8 @@ export interface ShutdownConfig {
 
 export interface HttpConfig extends ListenConfig {
   readonly auth: AuthConfig;
+  /** Per key, per replica, for requests that start work. */
+  readonly rate: { readonly perSecond: number; readonly burst: number };
   readonly maxBodyBytes: number;
   /** Time to receive a whole request. */
   readonly requestTimeoutMs: number;
@@ -99,6 +102,8 @@ export interface StreamsConfig {
   readonly leaseSeconds: number;
   /** `before-send`: a batch of tokens reaches clients only once its write committed. */
   readonly persist: Env['STREAM_PERSIST'];
+  /** Streams one key may have generating at once, across replicas. */
+  readonly perKeyMax: number;
 }
 
 export interface TasksConfig {
@@ -107,6 +112,13 @@ export interface TasksConfig {
   readonly concurrency: number;
   /** Progress event streams open at once; each polls the database. */
   readonly maxEventStreams: number;
+  /** Tasks one key may have queued or running at once. */
+  readonly perKeyMax: number;
+}
+
+export interface VectorsConfig {
+  /** Documents one key may store. */
+  readonly perKeyMaxDocuments: number;
 }
 
 /** Validates the whole environment once; throws one ConfigError naming every bad variable. */
@@ -146,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.REQUEST_TIMEOUT_SECONDS * 1000,
       headersTimeoutMs: Math.min(10, e.REQUEST_TIMEOUT_SECONDS) * 1000,
       maxConnections: e.MAX_CONNECTIONS,
+      rate: { perSecond: e.KEY_RATE_PER_SECOND, burst: e.KEY_RATE_BURST },
       auth: {
         keys,
         allowAnonymous: e.ALLOW_ANONYMOUS || (!inKubernetes && keys.length === 0),
@@ -169,12 +182,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     embeddings: { modelDir: e.EMBEDDING_MODEL_DIR, aliases: list(e.EMBEDDING_MODEL_ALIASES) },
     // One lease length for every leased thing: a task and a stream's generation.
-    streams: { maxConcurrent: e.MAX_CONCURRENT_STREAMS, leaseSeconds: e.TASK_LEASE_SECONDS, persist: e.STREAM_PERSIST },
+    streams: {
+      maxConcurrent: e.MAX_CONCURRENT_STREAMS,
+      leaseSeconds: e.TASK_LEASE_SECONDS,
+      persist: e.STREAM_PERSIST,
+      perKeyMax: e.KEY_MAX_STREAMS,
+    },
     tasks: {
       leaseSeconds: e.TASK_LEASE_SECONDS,
       concurrency: e.TASK_WORKER_CONCURRENCY,
       maxEventStreams: e.MAX_CONCURRENT_STREAMS,
+      perKeyMax: e.KEY_MAX_ACTIVE_TASKS,
     },
+    vectors: { perKeyMaxDocuments: e.KEY_MAX_DOCUMENTS },
     retention: { hours: e.RETENTION_HOURS },
     tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     inKubernetes,

@@ -84,6 +84,15 @@ export const envSchema = z.object({
   REQUEST_TIMEOUT_SECONDS: seconds(1, 3600).default(30),
   /** Connections to the public port at once per replica; more are dropped on accept (counted). */
   MAX_CONNECTIONS: positiveInt(1_000_000).default(1024),
+  /** Requests that start work (POSTs) per second per key on one replica, and the burst above it. */
+  KEY_RATE_PER_SECOND: z.coerce.number().finite().min(0.01).max(100_000).default(20),
+  KEY_RATE_BURST: positiveInt(100_000).default(40),
+  /** Streams one key may have generating at once (across replicas). */
+  KEY_MAX_STREAMS: positiveInt(1_000_000).default(64),
+  /** Tasks one key may have queued or running at once (across replicas). */
+  KEY_MAX_ACTIVE_TASKS: positiveInt(1_000_000).default(100),
+  /** Documents one key may store. */
+  KEY_MAX_DOCUMENTS: positiveInt(100_000_000).default(100_000),
   /** Largest accepted request body. */
   MAX_BODY_BYTES: positiveInt(64 * 1024 * 1024).default(1024 * 1024),
   /** Identifies this replica in leases and logs; the chart sets the pod name. */

@@ -104,4 +104,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE streams ADD COLUMN released_at timestamptz;
       ALTER TABLE streams ADD COLUMN claimed_at timestamptz;`,
   },
+  {
+    id: 22,
+    name: 'per_key_indexes',
+    // Fair claiming picks each key's oldest free task, and per-key quotas count a key's active
+    // tasks and generating streams: both read by owner.
+    sql: `
+      CREATE INDEX tasks_owner_active ON tasks (owner, created_at) WHERE status IN ('queued', 'running');
+      CREATE INDEX streams_owner_generating ON streams (owner) WHERE status = 'generating';`,
+  },
 ];

@@ -9,6 +9,7 @@ import { bearerAuth } from './auth.js';
 import { ConnectionTracker } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { DRAINING_RETRY_AFTER_SECONDS, intake } from './intake.js';
+import { rateLimit } from './rate-limit.js';
 import { mountedRouter } from './routes.js';
 import { bindRequestSignal } from './request-signal.js';
 
@@ -48,6 +49,7 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
 
   const api = mountedRouter('/v1', [
     bearerAuth(config.auth, metrics),
+    rateLimit(config.rate, metrics),
     jsonOnly,
     express.json({ limit: config.maxBodyBytes, strict: true }),
   ]);

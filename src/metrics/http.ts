@@ -8,6 +8,7 @@ export const REJECT_REASONS = [
   'too_many_stream_clients',
   'too_many_task_event_streams',
   'too_many_connections',
+  'rate_limited',
   'unauthorized',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -26,6 +26,7 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
     replica: deps.replica,
     leaseSeconds: config.leaseSeconds,
     maxConcurrent: config.maxConcurrent,
+    perKeyMax: config.perKeyMax,
   });
   return {
     name: 'streams',

@@ -29,6 +29,8 @@ export interface StreamManagerOptions {
   readonly replica: string;
   readonly leaseSeconds: number;
   readonly maxConcurrent: number;
+  /** Streams one key may have generating at once, across replicas. */
+  readonly perKeyMax: number;
 }
 
 /** Kept back from the handoff deadline so every client gets its `end` before the engine moves on. */
@@ -58,7 +60,7 @@ export class StreamManager implements FollowContext {
     this.drain = opts.drain;
     this.logger = opts.logger;
     this.metrics = opts.metrics;
-    this.store = new StreamStore(opts.db, opts.replica, opts.leaseSeconds);
+    this.store = new StreamStore(opts.db, opts.replica, opts.leaseSeconds, opts.perKeyMax);
     this.admission = new Admission({
       maxConcurrent: opts.maxConcurrent,
       generating: () => this.gens.size,

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { Owner } from '../http/auth.js';
+import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
 import { LeaseTable, type ClaimVia, type Lease } from '../leases/table.js';
 import type { ChatRequest, Outcome } from './protocol.js';
 
@@ -57,19 +58,40 @@ const toRow = (r: RawRow): StreamRow => ({
 export class StreamStore {
   readonly leases: LeaseTable;
 
+  private readonly quota: Quota;
+
   constructor(
     private readonly db: Database,
     private readonly replica: string,
     private readonly leaseSeconds: number,
+    perKeyMax: number,
   ) {
     this.leases = new LeaseTable(db, { table: 'streams', activeStatus: 'generating' }, replica, leaseSeconds);
+    // Only streams a replica is generating count: one a client left (released, still resumable) does not.
+    this.quota = {
+      lock: QUOTA_LOCKS.streams,
+      what: 'streams generating',
+      max: perKeyMax,
+      retryAfterSeconds: 1,
+      count: async (c, owner) =>
+        (
+          await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM streams
+             WHERE owner = $1 AND status = 'generating' AND lease_holder IS NOT NULL AND lease_expires_at >= now()`,
+            [owner],
+          )
+        ).rows[0]!.n,
+    };
   }
 
+  /** A new stream, leased to this replica, within the owner's quota of streams generating now. */
   async create(id: string, owner: Owner, request: ChatRequest): Promise<Lease> {
-    await this.db.query(
-      `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at)
-       VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now())`,
-      [id, owner, JSON.stringify(request), this.replica, this.leaseSeconds],
+    await withinQuota(this.db, this.quota, owner, 1, (c) =>
+      c.query(
+        `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at)
+         VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now())`,
+        [id, owner, JSON.stringify(request), this.replica, this.leaseSeconds],
+      ),
     );
     return { id, epoch: 1 };
   }

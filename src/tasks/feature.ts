@@ -22,7 +22,7 @@ export interface TasksDeps extends CoreDeps {
 export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Feature {
   const logger = deps.logger.child({ feature: 'tasks' });
   const metrics = createTaskMetrics(deps.registry);
-  const store = new TaskStore(deps.db, deps.replica, config.leaseSeconds);
+  const store = new TaskStore(deps.db, deps.replica, config.leaseSeconds, config.perKeyMax);
   const worker = new TaskWorker({
     store,
     llm: deps.llm,

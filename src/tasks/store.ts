@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
 import { LeaseTable, type ClaimVia } from '../leases/table.js';
 import type { CommittedStep, StepKind, StepOutput } from './plan.js';
 import type { TaskStatus } from './state.js';
@@ -66,23 +67,42 @@ export class TaskStore {
   readonly leases: LeaseTable;
   private readonly fence: string;
 
+  private readonly quota: Quota;
+
   constructor(
     private readonly db: Database,
     private readonly replica: string,
     private readonly leaseSeconds: number,
+    perKeyMax: number,
   ) {
     this.leases = new LeaseTable(db, { table: 'tasks', activeStatus: 'running' }, replica, leaseSeconds);
     this.fence = this.leases.fence(1, 2, 3);
+    this.quota = {
+      lock: QUOTA_LOCKS.tasks,
+      what: 'queued or running tasks',
+      max: perKeyMax,
+      retryAfterSeconds: 5,
+      count: async (c, owner) =>
+        (
+          await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM tasks WHERE owner = $1 AND status IN ('queued', 'running')`,
+            [owner],
+          )
+        ).rows[0]!.n,
+    };
   }
 
+  /** Queues a task, within the owner's quota of queued and running tasks. */
   async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
     const id = newTaskId();
-    await this.db.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
-      id,
-      owner,
-      prompt,
-      maxSteps,
-    ]);
+    await withinQuota(this.db, this.quota, owner, 1, (c) =>
+      c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
+        id,
+        owner,
+        prompt,
+        maxSteps,
+      ]),
+    );
     return id;
   }
 
@@ -112,17 +132,32 @@ export class TaskStore {
   }
 
   /**
-   * Takes the oldest task nobody holds: never leased, released at a handoff, or whose holder
-   * stopped heartbeating. SKIP LOCKED lets replicas claim side by side without waiting on each
-   * other; bumping the epoch fences off whoever held it before.
+   * Takes a task nobody holds (never leased, released at a handoff, or whose holder stopped
+   * heartbeating), fairly across keys: each key's oldest free task is a candidate, and the key
+   * with the fewest tasks running now goes first, so one key's backlog cannot starve the others.
+   * SKIP LOCKED lets replicas claim side by side without waiting on each other; bumping the
+   * epoch fences off whoever held it before.
    */
   async claim(): Promise<ClaimedTask | undefined> {
     return this.db.transaction(async (c) => {
       const r = await c.query<TaskRow & { prev_released_by: string | null; prev_holder: string | null }>(
-        `WITH free AS (
-           SELECT id, released_by, lease_holder FROM tasks
+        `WITH candidates AS (
+           SELECT DISTINCT ON (owner) id, owner, created_at FROM tasks
            WHERE status IN ('queued', 'running') AND ${LeaseTable.FREE}
-           ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1
+           ORDER BY owner, created_at
+         ),
+         busy AS (
+           SELECT owner, count(*) AS running FROM tasks
+           WHERE status = 'running' AND lease_holder IS NOT NULL AND lease_expires_at >= now()
+             AND owner IN (SELECT owner FROM candidates)
+           GROUP BY owner
+         ),
+         free AS (
+           SELECT t.id, t.released_by, t.lease_holder FROM tasks t
+           JOIN candidates c ON c.id = t.id LEFT JOIN busy b ON b.owner = c.owner
+           WHERE t.status IN ('queued', 'running') AND ${LeaseTable.FREE}
+           ORDER BY coalesce(b.running, 0), c.created_at
+           FOR UPDATE OF t SKIP LOCKED LIMIT 1
          )
          UPDATE tasks t SET ${LeaseTable.take(1, 2)}, status = 'running'
          FROM free WHERE t.id = free.id

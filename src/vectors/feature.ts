@@ -1,3 +1,4 @@
+import type { VectorsConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
 import type { Embeddings } from '../embeddings/service.js';
 import type { CoreDeps, Feature } from '../feature.js';
@@ -16,8 +17,11 @@ export interface VectorsDeps extends CoreDeps {
  * No shutdown participants: requests finish with the HTTP drain, and the embedding service
  * refuses new work from stop-intake.
  */
-export async function createVectorsFeature(deps: VectorsDeps): Promise<Feature & { readonly search: VectorSearch['search'] }> {
-  const store = new VectorStore(deps.db, deps.embeddings.model, deps.embeddings.dims);
+export async function createVectorsFeature(
+  deps: VectorsDeps,
+  config: VectorsConfig,
+): Promise<Feature & { readonly search: VectorSearch['search'] }> {
+  const store = new VectorStore(deps.db, deps.embeddings.model, deps.embeddings.dims, config.perKeyMaxDocuments);
   await store.ensureIndex();
   const vectors = createVectorSearch(deps.embeddings, store);
   return {

@@ -1,4 +1,5 @@
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
+import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
 import { float32ArrayText } from '../embeddings/float32-text.js';
 
 export interface StoredDocument {
@@ -30,12 +31,22 @@ export class VectorStore {
   readonly #dims: number;
   readonly #vec: string;
 
-  constructor(db: Database, model: string, dims: number) {
+  readonly #quota: Quota;
+
+  constructor(db: Database, model: string, dims: number, perKeyMaxDocuments: number) {
     if (!Number.isInteger(dims) || dims < 1 || dims > 16_000) throw new RangeError(`invalid embedding dimension ${dims}`);
     this.#db = db;
     this.#model = model;
     this.#dims = dims;
     this.#vec = `vector(${dims})`;
+    this.#quota = {
+      lock: QUOTA_LOCKS.documents,
+      what: 'documents',
+      max: perKeyMaxDocuments,
+      retryAfterSeconds: 60,
+      count: async (c, owner) =>
+        (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM documents WHERE owner = $1', [owner])).rows[0]!.n,
+    };
   }
 
   get indexName(): string {
@@ -56,15 +67,26 @@ export class VectorStore {
   /** Inserts or replaces documents by (owner, id); ids must be unique within the call. */
   async upsert(owner: string, docs: readonly StoredDocument[]): Promise<{ inserted: number; updated: number }> {
     const rows = docs.map((d) => ({ id: d.id, text: d.text, metadata: d.metadata, embedding: float32ArrayText(d.embedding) }));
-    const result = await this.#db.query<{ inserted: boolean }>(
-      `INSERT INTO documents (owner, id, text, metadata, model, dims, embedding)
-       SELECT $1, d.id, d.text, d.metadata, $2, $3, d.embedding::vector
-         FROM jsonb_to_recordset($4::jsonb) AS d(id text, text text, metadata jsonb, embedding text)
-       ON CONFLICT (owner, id) DO UPDATE
-         SET text = excluded.text, metadata = excluded.metadata, model = excluded.model,
-             dims = excluded.dims, embedding = excluded.embedding, updated_at = now()
-       RETURNING (xmax = 0) AS inserted`,
-      [owner, this.#model, this.#dims, JSON.stringify(rows)],
+    // Replacing a document adds nothing to the owner's count; only new ids do.
+    const newIds = async (c: Queryable) =>
+      docs.length -
+      (
+        await c.query<{ n: number }>('SELECT count(*)::int AS n FROM documents WHERE owner = $1 AND id = ANY($2)', [
+          owner,
+          docs.map((d) => d.id),
+        ])
+      ).rows[0]!.n;
+    const result = await withinQuota(this.#db, this.#quota, owner, newIds, (c) =>
+      c.query<{ inserted: boolean }>(
+        `INSERT INTO documents (owner, id, text, metadata, model, dims, embedding)
+         SELECT $1, d.id, d.text, d.metadata, $2, $3, d.embedding::vector
+           FROM jsonb_to_recordset($4::jsonb) AS d(id text, text text, metadata jsonb, embedding text)
+         ON CONFLICT (owner, id) DO UPDATE
+           SET text = excluded.text, metadata = excluded.metadata, model = excluded.model,
+               dims = excluded.dims, embedding = excluded.embedding, updated_at = now()
+         RETURNING (xmax = 0) AS inserted`,
+        [owner, this.#model, this.#dims, JSON.stringify(rows)],
+      ),
     );
     const inserted = result.rows.filter((r) => r.inserted).length;
     return { inserted, updated: result.rows.length - inserted };

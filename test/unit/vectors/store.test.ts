@@ -15,14 +15,18 @@ const unit = (...xs: number[]) => {
 describe('VectorStore on embedded PGlite', () => {
   let db: Database;
   let store: VectorStore;
+  let dataDir: string;
 
   beforeAll(async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-vectors-'));
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-vectors-'));
     db = await openDatabase({ url: undefined, dataDir, poolSize: 1, logger: createLogger('silent') });
-    store = new VectorStore(db, 'test-model', 3);
+    store = new VectorStore(db, 'test-model', 3, 4);
     await store.ensureIndex();
   });
-  afterAll(async () => db.close(never));
+  afterAll(async () => {
+    await db.close(never);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('creates the partial HNSW index once, idempotently', async () => {
     await store.ensureIndex();
@@ -67,5 +71,17 @@ describe('VectorStore on embedded PGlite', () => {
       return rows.map((r) => r['QUERY PLAN']).join('\n');
     });
     expect(plan).toContain('documents_hnsw_3');
+  });
+
+  it('keeps each key to its quota of documents; replacing one adds nothing', async () => {
+    const doc = (id: string) => ({ id, text: id, metadata: {}, embedding: unit(1, 1, 0) });
+    await store.upsert('dora', [doc('a'), doc('b'), doc('c')]);
+    await expect(store.upsert('dora', [doc('d'), doc('e')])).rejects.toMatchObject({
+      status: 429,
+      message: 'this key has 3 documents; at most 4 per key',
+    });
+    expect(await store.upsert('dora', [doc('a'), doc('d')])).toEqual({ inserted: 1, updated: 1 });
+    expect(await store.upsert('dora', [doc('a')])).toEqual({ inserted: 0, updated: 1 });
+    await expect(store.upsert('dora', [doc('e')])).rejects.toMatchObject({ status: 429 });
   });
 });
