@@ -7,6 +7,26 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const MAIN = path.join(ROOT, 'dist/main.js');
 
+/** Processes started here and the data directories made for them, until released. */
+const started = new Set<{ proc: ChildProcess; ownDir: string | undefined }>();
+
+/**
+ * Kills every service process still running and removes the data directories made for them.
+ * Test files get it as an afterAll hook (testkit/vitest-setup.ts), so a failing test leaves
+ * nothing behind either; benches and the e2e harness call it themselves.
+ */
+export async function releaseServices(): Promise<void> {
+  for (const s of [...started]) {
+    if (s.proc.exitCode === null && s.proc.signalCode === null) {
+      const gone = new Promise((r) => s.proc.once('exit', r));
+      s.proc.kill('SIGKILL');
+      await gone;
+    }
+    if (s.ownDir) fs.rmSync(s.ownDir, { recursive: true, force: true });
+    started.delete(s);
+  }
+}
+
 export interface ServiceProcess {
   readonly proc: ChildProcess;
   readonly port: number;
@@ -36,7 +56,8 @@ export async function startService(
   opts: { timeoutMs?: number; /** Node options before the script, e.g. `--import` of a fixture. */ nodeArgs?: string[] } = {},
 ): Promise<ServiceProcess> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build first`);
-  const dataDir = env.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-test-'));
+  const ownDir = env.DATA_DIR === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-test-')) : undefined;
+  const dataDir = env.DATA_DIR ?? ownDir!;
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN], {
     env: {
       PATH: process.env.PATH,
@@ -72,6 +93,7 @@ export async function startService(
   proc.stderr.setEncoding('utf8').on('data', (c: string) => {
     stderr += c;
   });
+  started.add({ proc, ownDir });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.once('exit', (code, signal) => {
       for (const w of [...waiters]) w();

@@ -1,6 +1,6 @@
 /**
- * Plain JSON calls through the Service, with the retries a well-behaved client makes: a 503
- * carrying Retry-After (a draining replica refusing new work), and a connection refused or reset
+ * Plain JSON calls through the Service, with the retries a well-behaved client makes: a 503 or
+ * 429 carrying Retry-After (a draining replica refusing new work, a limit), and a connection refused or reset
  * before any answer (an endpoint that died before the Service dropped it) are tried again.
  * Anything else that is not 2xx — a 502, a 500, a timeout — is a failed request.
  */
@@ -51,9 +51,9 @@ export async function callApi<T>(
       throw new ApiError(0, `${method} ${path}: ${cause ?? (err as Error).message}`);
     }
     const retryAfter = res.headers.get('retry-after');
-    if (res.status === 503 && retryAfter !== null && attempt < maxAttempts) {
+    if ((res.status === 503 || res.status === 429) && retryAfter !== null && attempt < maxAttempts) {
       await res.body?.cancel();
-      if (opts.stats) opts.stats.retried503++;
+      if (opts.stats && res.status === 503) opts.stats.retried503++;
       await new Promise((r) => setTimeout(r, Math.min(Number(retryAfter) * 1000 || 100, 5_000)));
       continue;
     }

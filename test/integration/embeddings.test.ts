@@ -175,6 +175,7 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
 
 describe('an unusable EMBEDDING_MODEL_DIR stops start-up with exit 1 and one readable line', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-bad-model-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const base = (dir: string) => ({ EMBEDDING_MODEL_DIR: dir, DATA_DIR: fs.mkdtempSync(path.join(tmp, 'data-')) });
 
   it('a folder that does not exist', async () => {
