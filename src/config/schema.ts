@@ -47,7 +47,7 @@ export const envSchema = z.object({
    * Longest a statement may run (PostgreSQL's statement_timeout; the client gives up 2 s later
    * if the server cannot even say so). Migrations and index builds at start-up are exempt.
    */
-  DATABASE_STATEMENT_TIMEOUT_SECONDS: seconds(0.1, 3600).default(10),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: seconds(0.1, 3600).default(5),
   /** Longest a request waits for a connection (a new one, or a free one from a busy pool). */
   DATABASE_CONNECT_TIMEOUT_SECONDS: seconds(0.1, 600).default(5),
   /** Size of the PostgreSQL pool (ignored for PGlite, which has one connection). */

@@ -40,7 +40,7 @@ export async function openDatabase(
   let releaseLock: (() => Promise<void>) | undefined;
   let pglite: { close(): Promise<void> } | undefined;
   if (opts.url) {
-    const statementTimeoutMs = opts.statementTimeoutMs ?? 10_000;
+    const statementTimeoutMs = opts.statementTimeoutMs ?? 5_000;
     pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize,

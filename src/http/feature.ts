@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type RequestHandler } from 'express';
 import type { HttpConfig } from '../config/load.js';
 import type { Participant } from '../drain/types.js';
@@ -38,6 +39,27 @@ const jsonOnly: RequestHandler = (req, res, next) => {
   next();
 };
 
+/**
+ * What Node's HTTP parser refuses before the app sees a request (bad header bytes, oversized
+ * headers, conflicting lengths, a request deadline): the same JSON error shape as every other
+ * answer, instead of Node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return writeRawError(socket, 408, 'request_timeout', 'the request was not received in time');
+  if (err.code === 'HPE_HEADER_OVERFLOW') return writeRawError(socket, 431, 'headers_too_large', 'request headers are too large');
+  writeRawError(socket, 400, 'bad_request', 'the request is not valid HTTP/1.1');
+}
+
+function writeRawError(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** The public API server: every feature's routes behind auth, its sockets drained with the phases. */
 export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeature {
   const { drain, httpMetrics: metrics, logger } = deps;
@@ -45,6 +67,12 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(bindRequestSignal);
+  app.use((req, res, next) => {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && !req.headers.host) {
+      return sendError(res, new ApiError(400, 'bad_request', 'an HTTP/1.1 request needs a Host header'));
+    }
+    next();
+  });
   app.use(intake(drain, metrics));
 
   const api = mountedRouter('/v1', [
@@ -67,10 +95,20 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
       keepAliveTimeout: 65_000,
       // Node checks those deadlines on this interval (default 30 s): check often enough to keep them.
       connectionsCheckingInterval: 1_000,
+      // Node would answer a missing Host with a bare 400; the app answers it in its JSON shape.
+      requireHostHeader: false,
     },
     app,
   );
   server.maxConnections = config.maxConnections;
+  server.on('clientError', answerClientError);
+  server.on('checkExpectation', (_req: http.IncomingMessage, res: http.ServerResponse) =>
+    sendError(res, new ApiError(417, 'expectation_failed', 'only Expect: 100-continue is supported')),
+  );
+  // CONNECT is not routed by Express: without this the socket would just be dropped.
+  server.on('connect', (_req: http.IncomingMessage, socket: Duplex) =>
+    writeRawError(socket, 405, 'method_not_allowed', 'CONNECT is not supported'),
+  );
   server.on('drop', () => metrics.rejected.inc({ reason: 'too_many_connections' }));
   const connections = new ConnectionTracker(server, {
     firstRequestMs: config.headersTimeoutMs,
