@@ -79,7 +79,11 @@ export async function openDatabase(
       const kind = errorKind(err);
       if (!kind) throw err;
       opts.metrics?.errors.inc({ kind });
-      logger.debug({ kind, err: (err as Error).message }, 'database call failed');
+      // The database refusing a statement is a defect or a conflict worth seeing; outages are
+      // counted and answered 503, and would flood the log.
+      const detail = { kind, code: (err as { code?: string }).code, err: (err as Error).message };
+      if (kind === 'query') logger.warn(detail, 'database refused a statement');
+      else logger.debug(detail, 'database call failed');
       // The client can do nothing about it but retry later, on this replica or another.
       if (kind === 'unavailable')
         throw unavailable('storage_unavailable', 'the database is unavailable; retry shortly', 1, { cause: err });

@@ -156,9 +156,10 @@ export class StreamStore {
     }
     const { rows } = await this.db.query<{ id: string }>(
       `WITH b AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS b(id, epoch, seq, text)),
+       locked AS MATERIALIZED (${this.leases.lockedInOrder('b')}),
        ok AS (
          UPDATE streams s SET last_seq = m.max_seq, updated_at = now()
-         FROM (SELECT id, epoch, max(seq) AS max_seq FROM b GROUP BY id, epoch) m
+         FROM (SELECT id, epoch, max(seq) AS max_seq FROM b GROUP BY id, epoch) m JOIN locked ON locked.id = m.id
          WHERE s.id = m.id AND ${this.leases.batchFence('s', 'm.epoch', 5)}
          RETURNING s.id),
        ins AS (INSERT INTO stream_chunks (stream_id, seq, text)
