@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { loadConfig, type Config } from './config/load.js';
 import { createDatabaseFeature } from './db/feature.js';
+import { IdempotencyKeys } from './db/idempotency.js';
 import { DrainEngine } from './drain/engine.js';
 import { PHASE_TABLE } from './drain/phases.js';
 import { handleShutdownSignals } from './drain/signals.js';
@@ -64,7 +65,8 @@ async function main(): Promise<void> {
   const llm = await createLlmFeature(core, config.llm);
   const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service }, config.vectors);
   const tasks = createTasksFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search }, config.tasks);
-  const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics }, config.streams);
+  const idempotency = new IdempotencyKeys(database.db);
+  const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency }, config.streams);
   const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
 
   // The shutdown sequence, in one place: each phase runs these features' participants.

@@ -113,4 +113,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_owner_active ON tasks (owner, created_at) WHERE status IN ('queued', 'running');
       CREATE INDEX streams_owner_generating ON streams (owner) WHERE status = 'generating';`,
   },
+  {
+    id: 23,
+    name: 'stream_formats',
+    // Expand only, so a replica of the previous release reads these rows during a rollout:
+    // - format: the API a stream was started through (its events are rendered that way);
+    // - detached: generated whether or not a client is attached (background responses, AI SDK
+    //   chats), so a released one is claimed by a worker, not only by a returning client;
+    // - upstream: the upstream generation's cursor (responses mode), persisted with the log;
+    // - stream_chunks.data: entries that are not text (tool-call pieces, a reset); their text is
+    //   '' so an older reader sees an empty token where it cannot know better;
+    // - cancelled: a stream cancelled by its owner (DELETE /v1/streams/:id), with `finish` set so
+    //   an older reader ends it like any finished stream;
+    // - idempotency_keys: a retried POST joins what the first one started.
+    sql: `
+      ALTER TABLE streams ADD COLUMN format text NOT NULL DEFAULT 'native';
+      ALTER TABLE streams ADD COLUMN detached boolean NOT NULL DEFAULT false;
+      ALTER TABLE streams ADD COLUMN upstream jsonb;
+      ALTER TABLE streams DROP CONSTRAINT streams_status_check;
+      ALTER TABLE streams ADD CONSTRAINT streams_status_check CHECK (status IN ('generating', 'completed', 'failed', 'cancelled'));
+      CREATE INDEX streams_detached_free ON streams (updated_at) WHERE detached AND status = 'generating';
+      ALTER TABLE stream_chunks ADD COLUMN data jsonb;
+      CREATE TABLE idempotency_keys (
+        owner text NOT NULL,
+        key text NOT NULL,
+        request_hash text NOT NULL,
+        kind text NOT NULL,
+        resource_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (owner, key)
+      );`,
+  },
 ];

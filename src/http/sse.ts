@@ -13,9 +13,13 @@ export const SSE_HEADERS = Object.freeze({
 /** The reconnection delay a browser's EventSource uses after the server closes. */
 export const sseRetry = (ms: number) => `retry: ${ms}\n\n`;
 
-/** One event; without an id the client's Last-Event-ID stays what it was. */
-export function sseEvent(event: string, data: unknown, id?: number): string {
-  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+/**
+ * One event: `data` as JSON (a string is sent as is: `[DONE]`), with an optional name and id.
+ * Without an id the client's Last-Event-ID stays what it was.
+ */
+export function sseFrame(data: unknown, opts: { event?: string; id?: number } = {}): string {
+  const head = `${opts.id === undefined ? '' : `id: ${opts.id}\n`}${opts.event ? `event: ${opts.event}\n` : ''}`;
+  return `${head}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
 
 /**
@@ -62,10 +66,10 @@ export class EventStream {
     return this.ended || this.signal.aborted;
   }
 
-  /** Sends the headers and the reconnection delay; nothing is buffered by proxies that honour the hints. */
-  open(retryMs: number, headers: Record<string, string> = {}): void {
+  /** Sends the headers and, for an EventSource, the reconnection delay; proxies that honour the hints buffer nothing. */
+  open(retryMs: number | undefined, headers: Readonly<Record<string, string>> = {}): void {
     this.res.writeHead(200, { ...SSE_HEADERS, ...headers });
-    this.res.write(sseRetry(retryMs));
+    if (retryMs !== undefined) this.res.write(sseRetry(retryMs));
   }
 
   /** False when the socket buffer is full (wait for `onDrain`) or the stream is closed. */

@@ -5,12 +5,15 @@ import type { CoreDeps, Feature } from '../feature.js';
 import { redactUrl } from '../log/logger.js';
 import { untilAborted } from '../time/clock.js';
 import { createUpstreamServer } from '../upstream/server.js';
+import { interimTrailingAdapter } from './interim-trailing.js';
+import type { UpstreamAdapter } from './upstream.js';
 
 export interface Llm {
   readonly client: OpenAI;
   readonly model: string;
   /** `dev` when the built-in deterministic upstream answers. */
   readonly upstream: 'dev' | 'external';
+  readonly adapter: UpstreamAdapter;
 }
 
 /**
@@ -42,7 +45,12 @@ export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promi
   });
   return {
     name: 'llm',
-    llm: { client, model: config.model, upstream: devServer ? 'dev' : 'external' },
+    llm: {
+      client,
+      model: config.model,
+      upstream: devServer ? 'dev' : 'external',
+      adapter: interimTrailingAdapter(client, config.model),
+    },
     participants: [
       {
         name: 'llm:upstream-sockets',

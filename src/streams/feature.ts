@@ -1,25 +1,37 @@
 import type { StreamsConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import { createStreamMetrics } from './metrics.js';
 import { mountDemoPage } from '../pages/demo.js';
+import { chatCompletionsFormat } from './formats/chat-completions.js';
+import { nativeFormat } from './formats/native.js';
+import { responsesFormat } from './formats/responses.js';
+import { uiMessageFormat } from './formats/ui-message.js';
 import { StreamManager } from './manager.js';
+import { createStreamMetrics } from './metrics.js';
 import { mountStreamRoutes } from './routes.js';
+import { DetachedWorker } from './worker.js';
 
-/** Resumable LLM streams (`POST /v1/chat/stream`, `GET /v1/streams/:id`) and the demo page at `/`. */
 export interface StreamsDeps extends CoreDeps {
   readonly db: Database;
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
+  readonly idempotency: IdempotencyKeys;
 }
 
-export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): Feature {
+/**
+ * Durable, resumable streams: lastcall's own API (`POST /v1/chat/stream`, `GET` and `DELETE
+ * /v1/streams/:id`), the demo page at `/`, and the service every other front door starts and
+ * resumes its streams through (`manager`).
+ */
+export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): Feature & { readonly manager: StreamManager } {
+  const logger = deps.logger.child({ feature: 'streams' });
   const manager = new StreamManager({
     db: deps.db,
-    llm: deps.llm,
-    logger: deps.logger.child({ feature: 'streams' }),
+    adapter: deps.llm.adapter,
+    logger,
     metrics: createStreamMetrics(deps.registry),
     httpMetrics: deps.httpMetrics,
     drain: deps.drain,
@@ -27,14 +39,37 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
     leaseSeconds: config.leaseSeconds,
     maxConcurrent: config.maxConcurrent,
     perKeyMax: config.perKeyMax,
+    persist: config.persist,
+    idempotency: deps.idempotency,
+    formats: {
+      native: nativeFormat,
+      chat_completions: chatCompletionsFormat,
+      responses: responsesFormat,
+      ai_sdk: uiMessageFormat,
+    },
+  });
+  const worker = new DetachedWorker(() => manager.adoptDetached(), logger);
+  // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
+  const unsubscribe = deps.drain.onChange((state) => {
+    if (state === 'serving') worker.start();
+    else unsubscribe();
   });
   return {
     name: 'streams',
+    manager,
     mount(api, app) {
       mountDemoPage(app);
-      mountStreamRoutes(api, app, manager);
+      mountStreamRoutes(api, manager);
     },
     participants: [
+      {
+        name: 'streams:stop-claiming',
+        phase: 'stop-intake',
+        async close() {
+          worker.stop();
+          return manager.counts();
+        },
+      },
       {
         name: 'streams:drain',
         phase: 'drain',

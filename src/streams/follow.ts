@@ -2,10 +2,12 @@ import type { DrainState } from '../drain/types.js';
 import { tailLog, type TailedLog } from '../http/log-tail.js';
 import type { Logger } from '../log/logger.js';
 import type { StreamMetrics } from './metrics.js';
+import type { ClaimVia } from '../leases/table.js';
 import type { Admission } from './admission.js';
+import type { StreamClient } from './client.js';
 import type { Generation } from './generation.js';
-import type { SseSink } from './sink.js';
-import type { Chunk, StreamRow, StreamStore } from './store.js';
+import type { Entry } from './protocol.js';
+import type { StreamRow, StreamStore } from './store.js';
 
 /** How often a replica following another's generation reads the log. */
 const POLL_MS = 75;
@@ -22,23 +24,25 @@ export interface FollowContext {
   readonly closed: boolean;
   /** The generation of `id` on this replica, if any. */
   local(id: string): Generation | undefined;
-  /** Continues a claimed stream here from its persisted prefix. */
-  adopt(row: StreamRow, prefix: string): Generation;
+  /** Continues a claimed stream here from its persisted log. */
+  adopt(row: StreamRow & { readonly via: ClaimVia | undefined }, log: readonly Entry[]): Generation;
+  /** The whole answer's text, for a client whose last frames repeat it. */
+  answer(row: StreamRow): Promise<string>;
 }
 
 /**
  * Copies the log to a client while another replica generates, and takes the generation over once
  * nobody holds its lease (released at handoff or by an abort, or expired after a crash).
  */
-export async function follow(ctx: FollowContext, sink: SseSink, first: StreamRow): Promise<void> {
+export async function follow(ctx: FollowContext, sink: StreamClient, first: StreamRow): Promise<void> {
   let known: StreamRow | undefined = first;
-  const log: TailedLog<StreamRow, Chunk> = {
+  const log: TailedLog<StreamRow, Entry> = {
     async head() {
       const row = known ?? (await ctx.store.get(sink.streamId));
       known = undefined;
       return row;
     },
-    page: (cursor, limit) => ctx.store.chunks(sink.streamId, cursor, limit),
+    page: (cursor, limit) => ctx.store.entries(sink.streamId, cursor, limit),
     seqOf: (c) => c.seq,
     lastOf: (row) => row.lastSeq,
     finished: (row) => row.status !== 'generating' && row.finish !== null,
@@ -65,7 +69,7 @@ export async function follow(ctx: FollowContext, sink: SseSink, first: StreamRow
           const message = `the stream ended at ${row.lastSeq}, before Last-Event-ID ${sink.cursor}`;
           return sink.finish(row.lastSeq, { error: { code: 'ahead_of_log', message } });
         }
-        return sink.finish(row.lastSeq, row.finish!);
+        return sink.finish(row.lastSeq, row.finish!, sink.finishNeedsAnswer ? await ctx.answer(row) : '');
       }
       case 'interrupted': {
         if (ctx.closed) return void sink.endResumable('server_shutdown');
@@ -77,19 +81,25 @@ export async function follow(ctx: FollowContext, sink: SseSink, first: StreamRow
   }
 }
 
+/** Claims a stream this replica follows and continues it here. */
 async function takeOver(ctx: FollowContext, id: string): Promise<Generation | undefined> {
   return ctx.admission.reserve(async () => {
     const row = await ctx.store.claim(id);
-    if (!row) return undefined;
-    let prefix: string;
-    try {
-      prefix = await ctx.store.prefix(id, row.lastSeq);
-    } catch (err) {
-      await ctx.store.leases.release({ id, epoch: row.epoch });
-      throw err;
-    }
-    ctx.logger.info({ stream: id, epoch: row.epoch, fromSeq: row.lastSeq, via: row.via }, 'took over a stream generation');
-    if (row.via) ctx.metrics.takeovers.inc({ via: row.via });
-    return ctx.adopt(row, prefix);
+    return row && continueClaimed(ctx, row);
   });
+}
+
+/** Continues a stream this replica just claimed from its persisted log (or gives it back if the log cannot be read). */
+export async function continueClaimed(
+  ctx: FollowContext,
+  row: StreamRow & { readonly via: ClaimVia | undefined },
+): Promise<Generation> {
+  let log: Entry[];
+  try {
+    log = await ctx.store.log(row.id, row.lastSeq);
+  } catch (err) {
+    await ctx.store.leases.release({ id: row.id, epoch: row.epoch });
+    throw err;
+  }
+  return ctx.adopt(row, log);
 }

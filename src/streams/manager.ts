@@ -1,27 +1,32 @@
 import type { Response } from 'express';
 import type { Database } from '../db/database.js';
+import type { IdempotencyKey, IdempotencyKeys } from '../db/idempotency.js';
 import type { DrainState } from '../drain/types.js';
 import { conflict, notFound } from '../errors/errors.js';
 import type { Owner } from '../http/auth.js';
 import { requestSignal } from '../http/request-signal.js';
 import { LeaseKeeper } from '../leases/keeper.js';
-import type { Llm } from '../llm/llm.js';
+import type { ClaimVia } from '../leases/table.js';
+import { answerText, type UpstreamAdapter } from '../llm/upstream.js';
 import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
-import type { StreamMetrics } from './metrics.js';
 import { untilAborted, type Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
 import { Admission } from './admission.js';
-import { follow, type FollowContext } from './follow.js';
+import type { StreamClient } from './client.js';
+import { Collector, type Collected } from './collector.js';
+import { continueClaimed, follow, type FollowContext } from './follow.js';
 import { Generation, type GenerationDeps } from './generation.js';
-import type { ChatRequest } from './protocol.js';
+import type { StreamMetrics } from './metrics.js';
+import { newStreamId, type Entry, type FrontDoor, type StreamRequest } from './protocol.js';
+import type { Format, Renderer } from './render.js';
 import { SseSink } from './sink.js';
 import { StreamStore, type StreamRow } from './store.js';
 import { BatchWriter } from './writer.js';
 
 export interface StreamManagerOptions {
   readonly db: Database;
-  readonly llm: Llm;
+  readonly adapter: UpstreamAdapter;
   readonly logger: Logger;
   readonly metrics: StreamMetrics;
   readonly httpMetrics: HttpMetrics;
@@ -31,15 +36,34 @@ export interface StreamManagerOptions {
   readonly maxConcurrent: number;
   /** Streams one key may have generating at once, across replicas. */
   readonly perKeyMax: number;
+  readonly persist: 'after-send' | 'before-send';
+  readonly formats: Readonly<Record<FrontDoor, Format>>;
+  readonly idempotency: IdempotencyKeys;
 }
+
+/** A stream to start: what to generate, the API it is spoken through, and whether it needs a client. */
+export interface StartSpec {
+  readonly owner: Owner;
+  readonly request: StreamRequest;
+  readonly format: FrontDoor;
+  /** Generated whether or not a client is attached; a worker takes it over at a handoff. */
+  readonly detached: boolean;
+  /** A retry with the same key joins the stream the first request started. */
+  readonly idempotency?: IdempotencyKey;
+}
+
+/** Who receives a stream from its start: an SSE response (with extra headers that need its id), or a collector. */
+export type StreamTarget =
+  { readonly res: Response; readonly headers?: (streamId: string) => Record<string, string> } | { readonly collect: AbortSignal };
 
 /** Kept back from the handoff deadline so every client gets its `end` before the engine moves on. */
 const HANDOFF_MARGIN_MS = 150;
 
 /**
- * The streams of this replica: generations it owns under a lease (kept by one heartbeat, written
- * by one batch writer), clients following streams generated elsewhere (follow.ts), the caps
- * (admission.ts), and the handoff.
+ * The streams of this replica, and what every front door does with one: start it, join or
+ * resume it wherever it is generated, wait for its answer, cancel it. It owns the generations
+ * running here under a lease (kept by one heartbeat, written by one batch writer), the clients
+ * following streams generated elsewhere (follow.ts), the caps (admission.ts), and the handoff.
  */
 export class StreamManager implements FollowContext {
   readonly store: StreamStore;
@@ -50,13 +74,13 @@ export class StreamManager implements FollowContext {
   /** Set at handoff: from then on nothing here queries the database. */
   closed = false;
   private readonly gens = new Map<string, Generation>();
-  private readonly sinks = new Set<SseSink>();
-  private readonly quiet = new Quiescence(() => this.gens.size === 0 && this.sinks.size === 0);
+  private readonly clients = new Set<StreamClient>();
+  private readonly quiet = new Quiescence(() => this.gens.size === 0 && this.clients.size === 0);
   private readonly writer: BatchWriter;
   private readonly keeper: LeaseKeeper;
   private readonly genDeps: GenerationDeps;
 
-  constructor(opts: StreamManagerOptions) {
+  constructor(private readonly opts: StreamManagerOptions) {
     this.drain = opts.drain;
     this.logger = opts.logger;
     this.metrics = opts.metrics;
@@ -64,69 +88,174 @@ export class StreamManager implements FollowContext {
     this.admission = new Admission({
       maxConcurrent: opts.maxConcurrent,
       generating: () => this.gens.size,
-      clients: () => this.sinks.size,
+      clients: () => this.clients.size,
       rejected: (reason) => opts.httpMetrics.rejected.inc({ reason }),
     });
     this.writer = new BatchWriter(this.store, opts.logger, () => this.gens.values());
     this.keeper = new LeaseKeeper(this.store.leases, opts.logger);
     this.genDeps = {
-      llm: opts.llm,
+      adapter: opts.adapter,
       store: this.store,
       metrics: opts.metrics,
       logger: opts.logger,
+      persist: opts.persist,
       flush: () => this.writer.flush(),
       batchReady: () => void this.writer.flush(),
+      resetPolicy: (format) => opts.formats[format].onReset,
     };
   }
 
-  /** POST /v1/chat/stream: a new stream generated here, sent to `res`. */
-  async start(owner: Owner, request: ChatRequest, res: Response, id: string): Promise<void> {
-    this.admission.checkClientRoom();
-    this.admission.checkGenerationRoom();
-    const lease = await this.admission.reserve(() => this.store.create(id, owner, request));
-    if (requestSignal(res).aborted) {
-      // The client left while the row was written: generate nothing; a later GET may still resume
-      // it. A release that fails leaves the lease to expire after its TTL, as after a crash.
-      await this.store.leases.release(lease).catch(() => undefined);
-      this.metrics.total.inc({ outcome: 'client_aborted' });
-      return;
+  /**
+   * Starts a stream generated here and returns its id; `res` (an SSE response) or a collector
+   * (`collect`) receives it from the first entry. With an idempotency key already used by the
+   * caller, nothing new starts: the existing stream is joined instead (`joined`).
+   */
+  async start(spec: StartSpec, to: StreamTarget | undefined): Promise<Started> {
+    if (spec.idempotency) {
+      const existing = await this.opts.idempotency.find(spec.owner, spec.idempotency, 'stream');
+      if (existing) return this.rejoin(spec.owner, existing, to);
     }
-    const gen = this.track(new Generation(lease, owner, request, 0, '', this.genDeps));
-    gen.attach(this.openSink(res, lease.id, 0));
+    if (to) this.admission.checkClientRoom();
+    this.admission.checkGenerationRoom();
+    const id = newStreamId();
+    // Set here, not by the database, so every replica renders the same `created` timestamps.
+    const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { idempotency } = spec;
+    const record = idempotency
+      ? (c: Parameters<IdempotencyKeys['record']>[0]) => this.opts.idempotency.record(c, spec.owner, idempotency, 'stream', id)
+      : undefined;
+    let lease;
+    try {
+      lease = await this.admission.reserve(() => this.store.create({ ...spec, id, createdAt }, record));
+    } catch (err) {
+      // Two requests with one key at once: the other recorded it first, so this one joins its stream.
+      const raced = idempotency && (await this.opts.idempotency.find(spec.owner, idempotency, 'stream'));
+      if (raced) return this.rejoin(spec.owner, raced, to);
+      throw err;
+    }
+    this.metrics.started.inc({ front_door: spec.format });
+    const stream = { ...spec, id, createdAt };
+    const gen = this.track(new Generation(lease, stream, { lastSeq: 0, log: [], cursor: undefined }, this.genDeps));
+    // A client that left while the row was written is attached closed: a stream tied to its
+    // clients then stops at once (a later GET may still resume it); a detached one goes on.
+    const client = this.clientFor(to, stream, undefined);
+    if (client) gen.attach(client);
+    return { id, joined: false, ...(client instanceof Collector && { collected: client.result }) };
   }
 
-  /** GET /v1/streams/:id: replays what the client missed, then follows the stream wherever it is generated. */
-  async join(owner: Owner, id: string, after: number, res: Response): Promise<void> {
+  /** An idempotent retry: the stream the first request started, from its beginning. */
+  private async rejoin(owner: Owner, id: string, to: StreamTarget | undefined): Promise<Started> {
+    if (!to) return { id, joined: true };
+    if ('res' in to) {
+      for (const [k, v] of Object.entries(to.headers?.(id) ?? {})) to.res.setHeader(k, v);
+      await this.join(owner, id, undefined, to.res);
+      return { id, joined: true };
+    }
+    return { id, joined: true, collected: this.collect(owner, id, to.collect) };
+  }
+
+  /** Follows a stream to its end from any replica and returns its whole log (a non-streamed answer). */
+  async collect(owner: Owner, id: string, signal: AbortSignal): Promise<Collected> {
+    const row = await this.owned(owner, id);
+    const collector = new Collector(id, signal);
+    this.attachFollowing(collector, row);
+    return collector.result;
+  }
+
+  /**
+   * GET /v1/streams/:id and every front door's resume: replays what the client missed, then
+   * follows the stream wherever it is generated, in the stream's own format. `position` is the
+   * client's resume point in that format (undefined: from the start).
+   */
+  async join(owner: Owner, id: string, position: number | undefined, res: Response): Promise<void> {
     this.admission.checkClientRoom();
     const local = this.gens.get(id);
     if (local?.accepting) {
       if (local.owner !== owner) throw notFound('stream');
       this.metrics.resumes.inc();
-      return local.attach(this.openSink(res, id, after));
+      const stream = { id, ...local.spec };
+      return local.attach(this.openSink(res, stream, this.opts.formats[stream.format].renderer(stream, position)));
     }
     const row = await this.store.get(id);
     if (requestSignal(res).aborted) return;
     // Another owner's stream looks exactly like a missing one.
     if (!row || row.owner !== owner) throw notFound('stream');
-    if (row.status !== 'generating' && after > row.lastSeq + 1) {
-      throw conflict('ahead_of_log', `Last-Event-ID ${after} is beyond this finished stream's last event ${row.lastSeq + 1}`);
+    const renderer = this.opts.formats[row.format].renderer(row, position);
+    if (row.status !== 'generating' && renderer.cursor > row.lastSeq + 1) {
+      throw conflict('ahead_of_log', `the resume point is beyond this finished stream's last event ${row.lastSeq + 1}`);
     }
     this.metrics.resumes.inc();
-    const sink = this.openSink(res, id, after);
-    void follow(this, sink, row).catch((err: Error) => {
-      this.logger.warn({ stream: id, err: err.message }, 'following a stream failed; client will resume');
-      return sink.endResumable('storage_unavailable');
-    });
+    this.attachFollowing(this.openSink(res, row, renderer), row);
+  }
+
+  /** The stream's row, if `owner` owns it; another owner's stream looks exactly like a missing one. */
+  async owned(owner: Owner, id: string): Promise<StreamRow> {
+    const row = await this.store.get(id);
+    if (!row || row.owner !== owner) throw notFound('stream');
+    return row;
+  }
+
+  /**
+   * Cancels a stream its owner no longer wants, wherever it is generated (also during a
+   * handoff): the upstream is stopped, the partial answer kept, and every client ends as if it
+   * had finished. A finished stream is a 409.
+   */
+  async cancel(owner: Owner, id: string): Promise<StreamRow> {
+    const row = await this.store.cancel(id, owner);
+    if (!row) {
+      const current = await this.owned(owner, id);
+      throw conflict('stream_finished', `stream is already ${current.status}; only a generating stream can be cancelled`);
+    }
+    const local = this.gens.get(id);
+    if (local) await local.stop('cancelled');
+    else await this.opts.adapter.cancel(row.upstream ?? undefined);
+    return row;
+  }
+
+  /** Deletes a finished stream and its log (a cancelled one first when it was still generating). */
+  async delete(owner: Owner, id: string): Promise<void> {
+    const row = await this.owned(owner, id);
+    if (row.status === 'generating') await this.cancel(owner, id).catch(() => undefined);
+    await this.store.remove(id, owner);
+  }
+
+  /** The whole answer a stream's log holds now (after its last reset). */
+  async answer(row: StreamRow): Promise<string> {
+    return answerText(await this.store.log(row.id, row.lastSeq));
   }
 
   local(id: string): Generation | undefined {
     return this.gens.get(id);
   }
 
-  adopt(row: StreamRow, prefix: string): Generation {
-    return this.track(
-      new Generation({ id: row.id, epoch: row.epoch }, row.owner, row.request, row.lastSeq, prefix, this.genDeps),
+  adopt(row: StreamRow & { readonly via?: ClaimVia | undefined }, log: readonly Entry[]): Generation {
+    this.logger.info({ stream: row.id, epoch: row.epoch, fromSeq: row.lastSeq, via: row.via }, 'took over a stream generation');
+    if (row.via) this.metrics.takeovers.inc({ via: row.via });
+    const gen = new Generation(
+      { id: row.id, epoch: row.epoch },
+      { owner: row.owner, request: row.request, format: row.format, detached: row.detached, createdAt: row.createdAt },
+      { lastSeq: row.lastSeq, log, cursor: row.upstream ?? undefined },
+      this.genDeps,
     );
+    return this.track(gen);
+  }
+
+  /** For the detached worker: takes over the detached stream that has waited longest, if this replica has room. */
+  async adoptDetached(): Promise<boolean> {
+    if (this.closed || this.drain.draining || !this.admission.hasRoom()) return false;
+    return this.admission.reserve(async () => {
+      const row = await this.store.claimDetached();
+      if (!row) return false;
+      await continueClaimed(this, row);
+      return true;
+    });
+  }
+
+  private attachFollowing(client: StreamClient, row: StreamRow): void {
+    void follow(this, client, row).catch((err: Error) => {
+      this.logger.warn({ stream: row.id, err: err.message }, 'following a stream failed; client will resume');
+      return client.endResumable('storage_unavailable');
+    });
   }
 
   private track(gen: Generation): Generation {
@@ -141,17 +270,36 @@ export class StreamManager implements FollowContext {
     return gen;
   }
 
-  private openSink(res: Response, id: string, cursor: number): SseSink {
-    const sink = new SseSink(res, id, cursor);
-    this.sinks.add(sink);
-    this.metrics.clients.set(this.sinks.size);
-    sink.onClose(() => {
-      this.sinks.delete(sink);
-      this.metrics.clients.set(this.sinks.size);
-      this.quiet.changed();
-    });
+  private clientFor(
+    to: StreamTarget | undefined,
+    stream: { id: string; format: FrontDoor; request: StreamRequest; createdAt: Date },
+    position: number | undefined,
+  ): StreamClient | undefined {
+    if (!to) return undefined;
+    if ('res' in to) {
+      for (const [k, v] of Object.entries(to.headers?.(stream.id) ?? {})) to.res.setHeader(k, v);
+      return this.openSink(to.res, stream, this.opts.formats[stream.format].renderer(stream, position));
+    }
+    return this.counted(new Collector(stream.id, to.collect));
+  }
+
+  private openSink(res: Response, stream: { id: string }, renderer: Renderer): SseSink {
+    const sink = new SseSink(res, stream.id, renderer);
+    this.counted(sink);
     sink.open();
     return sink;
+  }
+
+  /** Every client connection counts against the cap and keeps the drain waiting until it ends. */
+  private counted<C extends StreamClient>(client: C): C {
+    this.clients.add(client);
+    this.metrics.clients.set(this.clients.size);
+    client.onClose(() => {
+      this.clients.delete(client);
+      this.metrics.clients.set(this.clients.size);
+      this.quiet.changed();
+    });
+    return client;
   }
 
   whenQuiet(signal: AbortSignal): Promise<void> {
@@ -159,12 +307,12 @@ export class StreamManager implements FollowContext {
   }
 
   counts(): { generating: number; clients: number } {
-    return { generating: this.gens.size, clients: this.sinks.size };
+    return { generating: this.gens.size, clients: this.clients.size };
   }
 
   /**
    * At handoff, each generation stops its upstream, flushes and releases its lease, then every
-   * client still connected gets a resumable `end` at the last event it was sent.
+   * client still connected gets a resumable end at the last event it was sent.
    */
   async handoff(deadline: Deadline): Promise<{ handedOff: number; clientsEnded: number }> {
     const gens = [...this.gens.values()].filter((g) => g.accepting);
@@ -177,8 +325,16 @@ export class StreamManager implements FollowContext {
     this.writer.stop();
     this.keeper.stop();
     // Clients of streams generated elsewhere, and slow ones still catching up, resume too.
-    const rest = [...this.sinks];
+    const rest = [...this.clients];
     await Promise.race([Promise.all(rest.map((s) => s.endResumable('server_shutdown'))), untilAborted(deadline.signal)]);
     return { handedOff: gens.length, clientsEnded: rest.length };
   }
+}
+
+export interface Started {
+  readonly id: string;
+  /** An idempotent retry: the stream an earlier request started. */
+  readonly joined: boolean;
+  /** For a collecting start: the whole answer once the stream is over (or handed off). */
+  readonly collected?: Promise<Collected>;
 }

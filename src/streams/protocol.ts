@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { resumeCursor, sseEvent } from '../http/sse.js';
+import { resumeCursor } from '../http/sse.js';
 import { text } from '../http/validate.js';
+import type { ChatMessage, GenerationRequest, LogEntry } from '../llm/upstream.js';
 
 /** Limits on what a client may ask for; each bounds memory or upstream cost. */
 export const LIMITS = Object.freeze({
@@ -11,17 +12,18 @@ export const LIMITS = Object.freeze({
   maxTokens: 4096,
 });
 
+/** Browsers reconnect this long after a dropped SSE connection, and after a handoff `end`. */
+export const RETRY_MS = 250;
+
 /** How this replica's part of a stream ended (a handoff is not a failure). */
-export const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted'] as const;
+export const STREAM_OUTCOMES = ['completed', 'handed_off', 'failed', 'client_aborted', 'cancelled'] as const;
 export type StreamOutcome = (typeof STREAM_OUTCOMES)[number];
 
 /** The API a stream was started through; each renders the same durable log its own way. */
 export const FRONT_DOORS = ['native', 'chat_completions', 'responses', 'ai_sdk'] as const;
 export type FrontDoor = (typeof FRONT_DOORS)[number];
 
-/** Browsers reconnect this long after a dropped SSE connection, and after a handoff `end`. */
-export const RETRY_MS = 250;
-
+/** `POST /v1/chat/stream`: lastcall's own API. */
 export const chatRequest = z.object({
   messages: z
     .array(
@@ -35,7 +37,53 @@ export const chatRequest = z.object({
   // Always set (default = the limit) so the memory a generation can hold is bounded.
   max_tokens: z.number().int().min(1).max(LIMITS.maxTokens).default(LIMITS.maxTokens),
 });
-export type ChatRequest = z.infer<typeof chatRequest>;
+
+/**
+ * What a stream generates, as stored with it (`streams.request`): the conversation, `max_tokens`
+ * (always set: it bounds what a generation holds), and whatever the front door passes through to
+ * the upstream. Field names are the stored format's; earlier releases read `messages` and
+ * `max_tokens` and ignore the rest.
+ */
+export interface StreamRequest {
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens: number;
+  readonly temperature?: number;
+  readonly top_p?: number;
+  readonly stop?: readonly string[];
+  readonly seed?: number;
+  readonly tools?: readonly unknown[];
+  readonly tool_choice?: unknown;
+  readonly user?: string;
+  readonly instructions?: string;
+  /** The model name the client asked for, which its answers repeat. */
+  readonly model?: string;
+  /** Chat completions: end with a usage chunk (`stream_options.include_usage`). */
+  readonly include_usage?: boolean;
+  /** The Responses API's own fields, which its response object repeats. */
+  readonly responses?: {
+    readonly background: boolean;
+    readonly store: boolean;
+    readonly metadata: Readonly<Record<string, string>>;
+  };
+}
+
+export function generationRequest(r: StreamRequest): GenerationRequest {
+  return {
+    messages: r.messages,
+    maxTokens: r.max_tokens,
+    ...(r.temperature !== undefined && { temperature: r.temperature }),
+    ...(r.top_p !== undefined && { topP: r.top_p }),
+    ...(r.stop !== undefined && { stop: r.stop }),
+    ...(r.seed !== undefined && { seed: r.seed }),
+    ...(r.tools !== undefined && { tools: r.tools }),
+    ...(r.tool_choice !== undefined && { toolChoice: r.tool_choice }),
+    ...(r.user !== undefined && { user: r.user }),
+    ...(r.instructions !== undefined && { instructions: r.instructions }),
+  };
+}
+
+/** One entry of a stream's log, with its sequence number (gap-free from 1, never reused). */
+export type Entry = LogEntry & { readonly seq: number };
 
 /** 128 random bits, base64url: unguessable, so knowing an id is as good as owning it only for its owner. */
 export const newStreamId = () => randomBytes(16).toString('base64url');
@@ -50,26 +98,23 @@ export const isStreamId = (id: string) => STREAM_ID.test(id);
 export const lastEventId = (req: Pick<Request, 'get' | 'query'>): number =>
   resumeCursor(req, { min: 0, code: 'invalid_last_event_id', meaning: 'a token sequence number' }) ?? 0;
 
+export interface Usage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  readonly total_tokens: number;
+}
 export interface Finish {
   readonly finish_reason: string;
-  readonly usage?: unknown;
+  readonly usage?: Usage;
 }
 export interface Failure {
   readonly error: { readonly code: string; readonly message: string };
 }
-/** How a stream ended, as stored in `streams.finish`. */
+/** How a stream ended, as stored in `streams.finish`. A cancelled stream ends with finish_reason `cancelled`. */
 export type Outcome = Finish | Failure;
 export const isFailure = (o: Outcome): o is Failure => 'error' in o;
 
-/** SSE frames. Tokens carry their sequence number; `done`/`error` take last_seq + 1. */
-export const sse = {
-  token: (seq: number, text: string) => sseEvent('token', { text }, seq),
-  final: (lastSeq: number, outcome: Outcome) =>
-    isFailure(outcome) ? sseEvent('error', outcome.error, lastSeq + 1) : sseEvent('done', outcome, lastSeq + 1),
-  /** No id: the client's Last-Event-ID must stay the last token it actually received. */
-  end: (streamId: string, lastEventId: number, reason: EndReason) =>
-    sseEvent('end', { reason, resumable: true, stream_id: streamId, last_event_id: lastEventId, retry_after_ms: RETRY_MS }),
-};
+export const CANCELLED: Finish = { finish_reason: 'cancelled' };
 
 /**
  * Why a connection was ended while its stream goes on: shutdown handoff (the contract's reason),

@@ -1,29 +1,43 @@
-import type { Express, Router } from 'express';
+import type { Router } from 'express';
+import { idempotencyKey } from '../db/idempotency.js';
 import { notFound } from '../errors/errors.js';
 import { apiKeyOf, ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
 import { issueTicket } from '../http/tickets.js';
 import type { StreamManager } from './manager.js';
-import { chatRequest, isStreamId, lastEventId, newStreamId } from './protocol.js';
+import { chatRequest, isStreamId, lastEventId } from './protocol.js';
 
-export function mountStreamRoutes(api: Router, _app: Express, manager: StreamManager): void {
+/** lastcall's own stream API: start one, join or resume one on any replica, cancel one. */
+export function mountStreamRoutes(api: Router, manager: StreamManager): void {
   route(api, '/chat/stream', {
     post: async (req, res) => {
       const request = chatRequest.parse(req.body);
-      const id = newStreamId();
-      // A browser's EventSource on GET /v1/streams/:id cannot send the key: it presents this instead.
       const key = apiKeyOf(res);
-      if (key) res.setHeader('Lastcall-Stream-Ticket', issueTicket(key, id));
-      await manager.start(ownerOf(res), request, res, id);
+      await manager.start(
+        { owner: ownerOf(res), request, format: 'native', detached: false, idempotency: idempotencyKey(req, request) },
+        {
+          res,
+          // A browser's EventSource on GET /v1/streams/:id cannot send the key: it presents this instead.
+          headers: (id): Record<string, string> => (key ? { 'Lastcall-Stream-Ticket': issueTicket(key, id) } : {}),
+        },
+      );
     },
   });
 
   route(api, '/streams/:id', {
     get: async (req, res) => {
       const after = lastEventId(req);
-      const id = req.params.id as string;
-      if (!isStreamId(id)) throw notFound('stream');
-      await manager.join(ownerOf(res), id, after, res);
+      await manager.join(ownerOf(res), streamId(req.params.id), after, res);
+    },
+    delete: async (req, res) => {
+      const row = await manager.cancel(ownerOf(res), streamId(req.params.id));
+      res.json({ id: row.id, object: 'stream', status: row.status, last_event_id: row.lastSeq });
     },
   });
+}
+
+function streamId(raw: unknown): string {
+  const id = String(raw);
+  if (!isStreamId(id)) throw notFound('stream');
+  return id;
 }

@@ -1,23 +1,25 @@
 import type { Response } from 'express';
-import type { TailTarget } from '../http/log-tail.js';
 import { EventStream } from '../http/sse.js';
-import { RETRY_MS, sse, type EndReason, type Outcome } from './protocol.js';
-import type { Chunk } from './store.js';
+import type { StreamClient } from './client.js';
+import type { EndReason, Entry, Outcome } from './protocol.js';
+import type { Renderer } from './render.js';
 
 /**
- * One client connection receiving one stream as SSE. It remembers the last sequence number it
- * wrote, which is what a resumable `end` tells the client to reconnect from.
+ * One client connection receiving one stream, in its front door's format. It remembers the last
+ * log entry it wrote (its cursor), which is where a resumable end tells the client to come back.
  */
-export class SseSink implements TailTarget<Chunk> {
+export class SseSink implements StreamClient {
   private readonly events: EventStream;
+  /** The last log entry this client has. */
+  cursor: number;
 
   constructor(
     res: Response,
     readonly streamId: string,
-    /** The last sequence number this client has. */
-    public cursor: number,
+    private readonly renderer: Renderer,
   ) {
     this.events = new EventStream(res);
+    this.cursor = renderer.cursor;
   }
 
   /** Set once the client went away or we ended the response. */
@@ -25,18 +27,24 @@ export class SseSink implements TailTarget<Chunk> {
     return this.events.closed;
   }
 
+  get closedSignal(): AbortSignal {
+    return this.events.closedSignal;
+  }
+
+  /** Whether `finish` needs the whole answer's text (fetched once, at the end). */
+  get finishNeedsAnswer(): boolean {
+    return this.renderer.finalNeedsAnswer;
+  }
+
   open(): void {
-    this.events.open(RETRY_MS, { 'Lastcall-Stream-Id': this.streamId });
+    this.events.open(this.renderer.retryMs, { ...this.renderer.headers, 'Lastcall-Stream-Id': this.streamId });
+    this.events.write(this.renderer.opening());
   }
 
-  /** False when the socket buffer is full: stop writing until `onDrain`. */
-  token(seq: number, text: string): boolean {
-    this.cursor = seq;
-    return this.events.write(sse.token(seq, text));
-  }
-
-  send(chunk: Chunk): boolean {
-    return this.token(chunk.seq, chunk.text);
+  /** False when the socket buffer is full: stop writing until `whenWritable`. */
+  send(entry: Entry): boolean {
+    this.cursor = entry.seq;
+    return this.events.write(this.renderer.entry(entry));
   }
 
   get writable(): boolean {
@@ -47,24 +55,16 @@ export class SseSink implements TailTarget<Chunk> {
     return this.events.whenWritable();
   }
 
-  get closedSignal(): AbortSignal {
-    return this.events.closedSignal;
-  }
-
-  onDrain(fn: () => void): void {
-    this.events.onDrain(fn);
-  }
-
   onClose(fn: () => void): () => void {
     return this.events.onClose(fn);
   }
 
-  finish(lastSeq: number, outcome: Outcome): void {
-    void this.events.end(sse.final(lastSeq, outcome));
+  finish(lastSeq: number, outcome: Outcome, answer = ''): void {
+    void this.events.end(this.renderer.final(lastSeq, outcome, answer));
   }
 
   /** Tells the client to reconnect from its cursor; resolves once the bytes are handed to the socket. */
   endResumable(reason: EndReason): Promise<void> {
-    return this.events.end(sse.end(this.streamId, this.cursor, reason));
+    return this.events.end(this.renderer.handoff(reason, this.cursor));
   }
 }

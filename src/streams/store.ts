@@ -1,42 +1,67 @@
-import type { Database } from '../db/database.js';
-import type { Owner } from '../http/auth.js';
+import type { Database, Queryable } from '../db/database.js';
 import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
+import type { Owner } from '../http/auth.js';
 import { LeaseTable, type ClaimVia, type Lease } from '../leases/table.js';
-import type { ChatRequest, Outcome } from './protocol.js';
+import type { LogEntry, UpstreamCursor } from '../llm/upstream.js';
+import type { Entry, FrontDoor, Outcome, StreamRequest } from './protocol.js';
 
 export interface StreamRow {
   readonly id: string;
   readonly owner: Owner;
-  readonly request: ChatRequest;
-  readonly status: 'generating' | 'completed' | 'failed';
+  readonly request: StreamRequest;
+  readonly status: 'generating' | 'completed' | 'failed' | 'cancelled';
   readonly epoch: number;
   readonly lastSeq: number;
   readonly finish: Outcome | null;
   /** Nobody holds the lease (released at handoff or abort) or it expired (owner died). */
   readonly claimable: boolean;
-}
-
-export interface Chunk {
-  readonly seq: number;
-  readonly text: string;
+  readonly format: FrontDoor;
+  /** Generated whether or not a client is attached (a background response, an AI SDK chat). */
+  readonly detached: boolean;
+  readonly upstream: UpstreamCursor | null;
+  readonly createdAt: Date;
 }
 
 export type { Lease };
 
-export interface PendingBatch extends Lease {
-  readonly chunks: readonly Chunk[];
+/** A stream's start: what to generate, through which API, attached to its client or not. */
+export interface NewStream {
+  readonly id: string;
+  readonly owner: Owner;
+  readonly request: StreamRequest;
+  readonly format: FrontDoor;
+  readonly detached: boolean;
+  readonly createdAt: Date;
 }
 
-const ROW = `id, owner, request, status, epoch, last_seq, finish, ${LeaseTable.FREE} AS claimable`;
+/** A generation's write: entries after its last one and, in responses mode, the upstream's cursor. */
+export interface PendingBatch extends Lease {
+  readonly entries: readonly Entry[];
+  /** The log's last sequence number after this batch (the entries' last, or unchanged). */
+  readonly lastSeq: number;
+  readonly cursor: UpstreamCursor | undefined;
+}
+
+/** Earlier releases keep text in `text`; anything else goes to `data` with an empty text. */
+const stored = (e: Entry): { text: string; data: string | null } =>
+  e.kind === 'text' ? { text: e.text, data: null } : { text: '', data: JSON.stringify(e) };
+const fromStored = (r: { seq: number; text: string; data: (LogEntry & { seq?: number }) | null }): Entry =>
+  r.data ? { ...r.data, seq: r.seq } : { kind: 'text', text: r.text, seq: r.seq };
+
+const ROW = `id, owner, request, status, epoch, last_seq, finish, format, detached, upstream, created_at, ${LeaseTable.FREE} AS claimable`;
 
 interface RawRow {
   id: string;
   owner: string;
-  request: ChatRequest;
+  request: StreamRequest;
   status: StreamRow['status'];
   epoch: number;
   last_seq: number;
   finish: Outcome | null;
+  format: FrontDoor;
+  detached: boolean;
+  upstream: UpstreamCursor | null;
+  created_at: Date;
   claimable: boolean;
 }
 const toRow = (r: RawRow): StreamRow => ({
@@ -48,7 +73,13 @@ const toRow = (r: RawRow): StreamRow => ({
   lastSeq: r.last_seq,
   finish: r.finish,
   claimable: r.claimable,
+  format: r.format,
+  detached: r.detached,
+  upstream: r.upstream,
+  createdAt: r.created_at,
 });
+
+type Claimed = StreamRow & { readonly via: ClaimVia | undefined };
 
 /**
  * The durable stream log. Every write by a generation names the epoch it claimed and this
@@ -57,7 +88,6 @@ const toRow = (r: RawRow): StreamRow => ({
  */
 export class StreamStore {
   readonly leases: LeaseTable;
-
   private readonly quota: Quota;
 
   constructor(
@@ -84,16 +114,20 @@ export class StreamStore {
     };
   }
 
-  /** A new stream, leased to this replica, within the owner's quota of streams generating now. */
-  async create(id: string, owner: Owner, request: ChatRequest): Promise<Lease> {
-    await withinQuota(this.db, this.quota, owner, 1, (c) =>
-      c.query(
-        `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at)
-         VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now())`,
-        [id, owner, JSON.stringify(request), this.replica, this.leaseSeconds],
-      ),
-    );
-    return { id, epoch: 1 };
+  /**
+   * A new stream, leased to this replica, within the owner's quota of streams generating now.
+   * `also` runs in the same transaction (an idempotency key recorded with it).
+   */
+  async create(s: NewStream, also?: (c: Queryable) => Promise<void>): Promise<Lease> {
+    await withinQuota(this.db, this.quota, s.owner, 1, async (c) => {
+      await c.query(
+        `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at, format, detached, created_at)
+         VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now(), $6, $7, $8)`,
+        [s.id, s.owner, JSON.stringify(s.request), this.replica, this.leaseSeconds, s.format, s.detached, s.createdAt],
+      );
+      await also?.(c);
+    });
+    return { id: s.id, epoch: 1 };
   }
 
   async get(id: string): Promise<StreamRow | undefined> {
@@ -102,70 +136,89 @@ export class StreamStore {
   }
 
   /** Takes over a stream whose lease is free or expired; bumps the epoch that fences the old owner. */
-  async claim(id: string): Promise<(StreamRow & { readonly via: ClaimVia | undefined }) | undefined> {
+  async claim(id: string): Promise<Claimed | undefined> {
+    return this.claimWhere(`id = $1 AND status = 'generating'`, id);
+  }
+
+  /** Takes the detached stream that has waited longest for a replica (released at a handoff, or its holder died). */
+  async claimDetached(): Promise<Claimed | undefined> {
+    return this.claimWhere(`detached AND status = 'generating'`);
+  }
+
+  private async claimWhere(where: string, id?: string): Promise<Claimed | undefined> {
+    const params = id === undefined ? [] : [id];
+    const holder = params.length + 1;
     const { rows } = await this.db.query<RawRow & { prev_released_by: string | null; prev_holder: string | null }>(
       `WITH prev AS (
          SELECT id AS prev_id, released_by AS prev_released_by, lease_holder AS prev_holder FROM streams
-         WHERE id = $1 AND status = 'generating' AND ${LeaseTable.FREE} FOR UPDATE
+         WHERE ${where} AND ${LeaseTable.FREE} ORDER BY updated_at FOR UPDATE SKIP LOCKED LIMIT 1
        )
-       UPDATE streams SET ${LeaseTable.take(2, 3)}
+       UPDATE streams SET ${LeaseTable.take(holder, holder + 1)}
        FROM prev WHERE id = prev.prev_id
        RETURNING ${ROW}, prev_released_by, prev_holder`,
-      [id, this.replica, this.leaseSeconds],
+      [...params, this.replica, this.leaseSeconds],
     );
     const r = rows[0];
     return r && { ...toRow(r), via: LeaseTable.via({ releasedBy: r.prev_released_by, holder: r.prev_holder }) };
   }
 
-  async chunks(id: string, afterSeq: number, limit: number): Promise<Chunk[]> {
-    const { rows } = await this.db.query<Chunk>(
-      'SELECT seq, text FROM stream_chunks WHERE stream_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+  /** Entries after `afterSeq`, in order, at most `limit`. */
+  async entries(id: string, afterSeq: number, limit: number): Promise<Entry[]> {
+    const { rows } = await this.db.query<{ seq: number; text: string; data: LogEntry | null }>(
+      'SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
       [id, afterSeq, limit],
     );
-    return rows;
+    return rows.map(fromStored);
   }
 
-  /** The persisted text up to `lastSeq`, to send back to the upstream as the assistant's prefix. */
-  async prefix(id: string, lastSeq: number): Promise<string> {
-    const { rows } = await this.db.query<{ n: number; text: string | null }>(
-      `SELECT count(*)::int AS n, string_agg(text, '' ORDER BY seq) AS text
-       FROM stream_chunks WHERE stream_id = $1 AND seq <= $2`,
+  /** The whole log up to `lastSeq`, which a continuation starts from; throws if any entry is missing. */
+  async log(id: string, lastSeq: number): Promise<Entry[]> {
+    const { rows } = await this.db.query<{ seq: number; text: string; data: LogEntry | null }>(
+      'SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1 AND seq <= $2 ORDER BY seq',
       [id, lastSeq],
     );
-    const n = rows[0]?.n ?? 0;
-    if (n !== lastSeq) throw new Error(`stream ${id}: log has ${n} chunks, expected ${lastSeq}`);
-    return rows[0]?.text ?? '';
+    if (rows.length !== lastSeq) throw new Error(`stream ${id}: log has ${rows.length} entries, expected ${lastSeq}`);
+    return rows.map(fromStored);
   }
 
   /**
-   * Appends several streams' chunks in one statement. Returns the ids whose write was refused
-   * because their lease is no longer ours at that epoch.
+   * Appends several streams' entries (and upstream cursors) in one statement. Returns the ids
+   * whose write was refused because their lease is no longer ours at that epoch.
    */
   async append(batches: readonly PendingBatch[]): Promise<Set<string>> {
-    const ids: string[] = [];
-    const epochs: number[] = [];
-    const seqs: number[] = [];
-    const texts: string[] = [];
+    const e = { ids: [] as string[], seqs: [] as number[], texts: [] as string[], datas: [] as (string | null)[] };
     for (const b of batches) {
-      for (const c of b.chunks) {
-        ids.push(b.id);
-        epochs.push(b.epoch);
-        seqs.push(c.seq);
-        texts.push(c.text);
+      for (const entry of b.entries) {
+        const { text, data } = stored(entry);
+        e.ids.push(b.id);
+        e.seqs.push(entry.seq);
+        e.texts.push(text);
+        e.datas.push(data);
       }
     }
     const { rows } = await this.db.query<{ id: string }>(
-      `WITH b AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS b(id, epoch, seq, text)),
-       locked AS MATERIALIZED (${this.leases.lockedInOrder('b')}),
+      `WITH b AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS b(id, seq, text, data)),
+       g AS (SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[]) AS g(id, epoch, last_seq, upstream)),
+       locked AS MATERIALIZED (${this.leases.lockedInOrder('g')}),
        ok AS (
-         UPDATE streams s SET last_seq = m.max_seq, updated_at = now()
-         FROM (SELECT id, epoch, max(seq) AS max_seq FROM b GROUP BY id, epoch) m JOIN locked ON locked.id = m.id
-         WHERE s.id = m.id AND ${this.leases.batchFence('s', 'm.epoch', 5)}
+         UPDATE streams s SET last_seq = g.last_seq, upstream = coalesce(g.upstream::jsonb, s.upstream), updated_at = now()
+         FROM g JOIN locked ON locked.id = g.id
+         WHERE s.id = g.id AND ${this.leases.batchFence('s', 'g.epoch', 9)}
          RETURNING s.id),
-       ins AS (INSERT INTO stream_chunks (stream_id, seq, text)
-         SELECT b.id, b.seq, b.text FROM b JOIN ok ON ok.id = b.id)
+       ins AS (INSERT INTO stream_chunks (stream_id, seq, text, data)
+         SELECT b.id, b.seq, b.text, b.data::jsonb FROM b JOIN ok ON ok.id = b.id)
        SELECT id FROM ok`,
-      [ids, epochs, seqs, texts, this.replica],
+      [
+        e.ids,
+        e.seqs,
+        e.texts,
+        e.datas,
+        batches.map((b) => b.id),
+        batches.map((b) => b.epoch),
+        batches.map((b) => b.lastSeq),
+        batches.map((b) => (b.cursor ? JSON.stringify(b.cursor) : null)),
+        this.replica,
+      ],
     );
     const written = new Set(rows.map((r) => r.id));
     return new Set(batches.map((b) => b.id).filter((id) => !written.has(id)));
@@ -179,5 +232,24 @@ export class StreamStore {
       [lease.id, lease.epoch, this.replica, status, JSON.stringify(outcome), lastSeq],
     );
     return r.rowCount === 1;
+  }
+
+  /**
+   * Ends a stream its owner cancelled, wherever it is generated: whoever holds it finds its next
+   * write fenced (the status is no longer `generating`) and stops its upstream.
+   */
+  async cancel(id: string, owner: Owner): Promise<StreamRow | undefined> {
+    const { rows } = await this.db.query<RawRow>(
+      `UPDATE streams SET status = 'cancelled', finish = $3, lease_holder = NULL, lease_expires_at = NULL, updated_at = now()
+       WHERE id = $1 AND owner = $2 AND status = 'generating'
+       RETURNING ${ROW}`,
+      [id, owner, JSON.stringify({ finish_reason: 'cancelled' })],
+    );
+    return rows[0] && toRow(rows[0]);
+  }
+
+  /** Removes a stream its owner deleted, and its log. */
+  async remove(id: string, owner: Owner): Promise<void> {
+    await this.db.query('DELETE FROM streams WHERE id = $1 AND owner = $2', [id, owner]);
   }
 }

@@ -1,11 +1,13 @@
+import type { Entry } from './protocol.js';
+
 /**
- * The recent tokens of one generation, for subscribers that are a little behind. It holds every
- * token not yet persisted plus the last `keep` persisted ones; anything older is read back from
+ * The recent entries of one generation, for subscribers that are a little behind. It holds every
+ * entry not yet persisted plus the last `keep` persisted ones; anything older is read back from
  * the database, so memory per stream stays bounded whatever the subscribers do.
  */
-export class TokenWindow {
-  private texts: string[] = [];
-  /** Sequence number of texts[0]. */
+export class EntryWindow {
+  private entries: Entry[] = [];
+  /** Sequence number of entries[0]. */
   private first: number;
 
   constructor(
@@ -20,21 +22,22 @@ export class TokenWindow {
     return this.first;
   }
 
-  push(seq: number, text: string): void {
-    if (seq !== this.first + this.texts.length)
-      throw new Error(`window: expected seq ${this.first + this.texts.length}, got ${seq}`);
-    this.texts.push(text);
+  push(entry: Entry): void {
+    if (entry.seq !== this.first + this.entries.length) {
+      throw new Error(`window: expected seq ${this.first + this.entries.length}, got ${entry.seq}`);
+    }
+    this.entries.push(entry);
   }
 
-  get(seq: number): string | undefined {
-    return this.texts[seq - this.first];
+  get(seq: number): Entry | undefined {
+    return this.entries[seq - this.first];
   }
 
-  /** Forgets persisted tokens beyond `keep`; trims in chunks so the cost is amortised. */
+  /** Forgets persisted entries beyond `keep`; trims in chunks so the cost is amortised. */
   persisted(upToSeq: number): void {
     const droppable = upToSeq - this.keep - this.first + 1;
     if (droppable >= this.keep) {
-      this.texts.splice(0, droppable);
+      this.entries.splice(0, droppable);
       this.first += droppable;
     }
   }

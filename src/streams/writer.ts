@@ -2,11 +2,11 @@ import type { Logger } from '../log/logger.js';
 import type { Generation } from './generation.js';
 import type { PendingBatch, StreamStore } from './store.js';
 
-/** Chunks are written at most this long after they were sent (or sooner, at 32 per stream). */
+/** Entries are written at most this long after they were sent (or sooner, at 32 per stream). */
 const FLUSH_INTERVAL_MS = 50;
 
 /**
- * One writer for every generation of this replica: their pending chunks go to the database in
+ * One writer for every generation of this replica: their pending entries go to the database in
  * one statement per flush, so the cost grows with flushes, not with streams × tokens.
  */
 export class BatchWriter {
@@ -30,8 +30,8 @@ export class BatchWriter {
   }
 
   /**
-   * Persists every generation's pending chunks. One write runs at a time; a caller arriving
-   * during a write gets the next one, which includes its chunks.
+   * Persists every generation's pending entries. One write runs at a time; a caller arriving
+   * during a write gets the next one, which includes its entries.
    */
   flush(): Promise<void> {
     if (!this.writing) {
@@ -48,28 +48,27 @@ export class BatchWriter {
   }
 
   private hasPending(): boolean {
-    for (const g of this.generations()) if (g.pending.length > 0) return true;
+    for (const g of this.generations()) if (g.hasPending) return true;
     return false;
   }
 
   private async write(): Promise<void> {
-    const batches: (PendingBatch & { gen: Generation })[] = [];
+    const batches: { batch: PendingBatch; gen: Generation }[] = [];
     for (const gen of this.generations()) {
-      if (gen.pending.length === 0) continue;
-      batches.push({ id: gen.id, epoch: gen.lease.epoch, chunks: gen.pending, gen });
-      gen.pending = [];
+      const batch = gen.takeBatch();
+      if (batch) batches.push({ batch, gen });
     }
     if (batches.length === 0) return;
     try {
-      const fenced = await this.store.append(batches);
-      for (const b of batches) {
-        if (fenced.has(b.id)) b.gen.leaseLost();
-        else b.gen.markPersisted(b.chunks.at(-1)!.seq);
+      const fenced = await this.store.append(batches.map((b) => b.batch));
+      for (const { batch, gen } of batches) {
+        if (fenced.has(batch.id)) gen.leaseLost();
+        else gen.written(batch);
       }
     } catch (err) {
-      // Put the chunks back in order; the next tick retries them.
-      for (const b of batches) b.gen.pending = [...b.chunks, ...b.gen.pending];
-      this.logger.warn({ err: (err as Error).message, streams: batches.length }, 'stream chunk write failed; will retry');
+      // Put the entries back in order; the next tick retries them.
+      for (const { batch, gen } of batches) gen.unsent(batch);
+      this.logger.warn({ err: (err as Error).message, streams: batches.length }, 'stream log write failed; will retry');
     }
   }
 }

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
 import { tailLog, type TailTarget } from '../http/log-tail.js';
-import { EventStream, sseEvent } from '../http/sse.js';
+import { EventStream, sseFrame } from '../http/sse.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
 import type { StepRow, TaskRow, TaskStore } from './store.js';
@@ -46,7 +46,7 @@ export class TaskEvents {
         last_event_id: last >= 0 ? last : null,
         retry_after_ms: RETRY_AFTER_MS,
       };
-      void stream.end(sseEvent('end', end));
+      void stream.end(sseFrame(end, { event: 'end' }));
     };
     this.open.add(shutdown);
     this.limit.opened(this.open.size);
@@ -67,11 +67,14 @@ export class TaskEvents {
       if (end.kind === 'finished' || end.kind === 'gone') {
         const current = end.kind === 'finished' ? end.head : undefined;
         stream.write(
-          sseEvent('done', {
-            status: current?.status ?? 'cancelled',
-            result: current?.result ?? null,
-            error: current?.error ?? undefined,
-          }),
+          sseFrame(
+            {
+              status: current?.status ?? 'cancelled',
+              result: current?.result ?? null,
+              error: current?.error ?? undefined,
+            },
+            { event: 'done' },
+          ),
         );
       }
     } catch (err) {
@@ -108,7 +111,7 @@ class StepTarget implements TailTarget<StepRow> {
 
   send(step: StepRow): boolean {
     this.cursor = step.idx;
-    return this.stream.write(sseEvent('step', stepView(step), step.idx));
+    return this.stream.write(sseFrame(stepView(step), { event: 'step', id: step.idx }));
   }
 
   whenWritable(): Promise<void> {

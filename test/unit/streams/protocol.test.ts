@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../src/errors/errors.js';
-import { chatRequest, isStreamId, lastEventId, newStreamId, sse } from '../../../src/streams/protocol.js';
+import { nativeFormat } from '../../../src/streams/formats/native.js';
+import { chatRequest, isStreamId, lastEventId, newStreamId } from '../../../src/streams/protocol.js';
 
 const req = (header: string | undefined, after?: string) =>
   ({
@@ -33,9 +34,16 @@ describe('streams protocol', () => {
   });
 
   it('numbers done and error after the last token and gives end no id', () => {
-    expect(sse.token(3, 'a\nb')).toBe('id: 3\nevent: token\ndata: {"text":"a\\nb"}\n\n');
-    expect(sse.final(3, { finish_reason: 'stop' })).toMatch(/^id: 4\nevent: done\n/);
-    expect(sse.final(3, { error: { code: 'x', message: 'y' } })).toMatch(/^id: 4\nevent: error\n/);
-    expect(sse.end('s', 3, 'server_shutdown')).not.toMatch(/^id:/m);
+    const native = nativeFormat.renderer(
+      { id: 's', format: 'native', request: { messages: [], max_tokens: 5 }, createdAt: new Date() },
+      0,
+    );
+    expect(native.entry({ kind: 'text', text: 'a\nb', seq: 3 })).toBe('id: 3\nevent: token\ndata: {"text":"a\\nb"}\n\n');
+    expect(native.final(3, { finish_reason: 'stop' }, '')).toMatch(/^id: 4\nevent: done\n/);
+    expect(native.final(3, { error: { code: 'x', message: 'y' } }, '')).toMatch(/^id: 4\nevent: error\n/);
+    expect(native.handoff('server_shutdown', 3)).not.toMatch(/^id:/m);
+    expect(native.entry({ kind: 'reset', seq: 4 })).toBe(
+      'id: 4\nevent: reset\ndata: {"reason":"upstream_cannot_continue","stream_id":"s"}\n\n',
+    );
   });
 });

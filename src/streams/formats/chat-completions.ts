@@ -1,0 +1,90 @@
+import { sseFrame } from '../../http/sse.js';
+import { isFailure, type Outcome, type StreamRequest } from '../protocol.js';
+import type { Format, StreamInfo } from '../render.js';
+
+/** The id of a chat completion: the same on every replica, so a resumed stream keeps it. */
+export const completionId = (streamId: string) => `chatcmpl-${streamId}`;
+
+/** The upstream's finish reasons as OpenAI's (a stream cancelled by its owner has its own). */
+const finishReason = (outcome: Outcome) => (isFailure(outcome) ? 'stop' : outcome.finish_reason);
+
+/**
+ * OpenAI's chat.completion.chunk events (`POST /v1/chat/completions` with `stream: true`), so
+ * the official SDKs read a lastcall stream unchanged: one chunk per log entry (content deltas,
+ * tool_calls deltas), the finish chunk, the usage chunk when asked for
+ * (`stream_options.include_usage`), then `data: [DONE]`
+ * (https://platform.openai.com/docs/api-reference/chat-streaming). Every chunk carries the
+ * entry's sequence number as SSE id, so `GET /v1/streams/:id` with Last-Event-ID resumes in
+ * the same format on any replica.
+ *
+ * A handoff ends the connection with an OpenAI-shaped error chunk naming the stream: the SDK
+ * raises it as an error instead of ending a truncated answer silently. A `reset` (the answer
+ * starting over after a takeover the upstream could not continue) is a chunk with no choices and
+ * a `lastcall_reset` field, which the SDKs pass through untouched.
+ */
+export const chatCompletionsFormat: Format = {
+  onReset: 'render',
+  renderer: (stream: StreamInfo, position) => {
+    const req: StreamRequest = stream.request;
+    const base = {
+      id: completionId(stream.id),
+      object: 'chat.completion.chunk',
+      created: Math.floor(stream.createdAt.getTime() / 1000),
+      model: req.model ?? 'unknown',
+      ...(req.include_usage ? { usage: null } : {}),
+    };
+    const choice = (delta: object, finish: string | null = null) => [{ index: 0, delta, logprobs: null, finish_reason: finish }];
+    const cursor = position ?? 0;
+    return {
+      headers: {},
+      retryMs: undefined,
+      cursor,
+      // The role comes first, as OpenAI sends it; a client resuming mid-stream has it already.
+      opening: () => (cursor === 0 ? sseFrame({ ...base, choices: choice({ role: 'assistant', content: '' }) }) : ''),
+      entry(e) {
+        switch (e.kind) {
+          case 'text':
+            return sseFrame({ ...base, choices: choice({ content: e.text }) }, { id: e.seq });
+          case 'tool': {
+            const call = {
+              index: e.index,
+              ...(e.id !== undefined && { id: e.id, type: 'function' }),
+              function: { ...(e.name !== undefined && { name: e.name }), arguments: e.arguments },
+            };
+            return sseFrame({ ...base, choices: choice({ tool_calls: [call] }) }, { id: e.seq });
+          }
+          case 'reset':
+            return sseFrame(
+              { ...base, choices: [], lastcall_reset: { reason: 'upstream_cannot_continue', stream_id: stream.id } },
+              { id: e.seq },
+            );
+        }
+      },
+      finalNeedsAnswer: false,
+      final(lastSeq, outcome) {
+        if (isFailure(outcome)) {
+          return sseFrame({
+            error: { message: outcome.error.message, type: 'server_error', param: null, code: outcome.error.code },
+          });
+        }
+        const usage = req.include_usage && outcome.usage ? sseFrame({ ...base, choices: [], usage: outcome.usage }) : '';
+        return (
+          sseFrame({ ...base, choices: choice({}, finishReason(outcome)) }, { id: lastSeq + 1 }) + usage + sseFrame('[DONE]')
+        );
+      },
+      handoff: (reason, lastSeq) =>
+        sseFrame({
+          error: {
+            message:
+              `this replica handed stream ${stream.id} off (${reason}); resume it with GET /v1/streams/${stream.id} ` +
+              `and Last-Event-ID: ${lastSeq} on any replica`,
+            type: 'server_shutdown',
+            param: null,
+            code: 'stream_handed_off',
+            stream_id: stream.id,
+            last_event_id: lastSeq,
+          },
+        }),
+    };
+  },
+};
