@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { DRAINING_RETRY_AFTER_SECONDS, intake } from './intake.js';
 import { rateLimit } from './rate-limit.js';
 import { mountedRouter } from './routes.js';
+import { accessLog } from './access-log.js';
 import { bindRequestSignal } from './request-signal.js';
 
 export interface HttpDeps extends CoreDeps {
@@ -67,6 +68,7 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(bindRequestSignal);
+  app.use(accessLog(logger.child({ log: 'access' })));
   app.use((req, res, next) => {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && !req.headers.host) {
       return sendError(res, new ApiError(400, 'bad_request', 'an HTTP/1.1 request needs a Host header'));

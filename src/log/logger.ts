@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { logContext } from './context.js';
 
 export type { Logger };
 
@@ -38,6 +39,8 @@ export function createLogger(
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Every line written while serving a request names it (and its stream or task).
+      mixin: () => ({ ...logContext() }),
     },
     destination,
   );

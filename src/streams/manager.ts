@@ -8,6 +8,7 @@ import { requestSignal } from '../http/request-signal.js';
 import { LeaseKeeper } from '../leases/keeper.js';
 import type { ClaimVia } from '../leases/table.js';
 import { answerText, type UpstreamAdapter } from '../llm/upstream.js';
+import { noteInLogContext } from '../log/context.js';
 import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { untilAborted, type Deadline } from '../time/clock.js';
@@ -118,6 +119,7 @@ export class StreamManager implements FollowContext {
     if (to) this.admission.checkClientRoom();
     this.admission.checkGenerationRoom();
     const id = newStreamId();
+    noteInLogContext({ streamId: id });
     // Set here, not by the database, so every replica renders the same `created` timestamps.
     const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
     const { idempotency } = spec;
@@ -168,6 +170,7 @@ export class StreamManager implements FollowContext {
    * client's resume point in that format (undefined: from the start).
    */
   async join(owner: Owner, id: string, position: number | undefined, res: Response): Promise<void> {
+    noteInLogContext({ streamId: id });
     this.admission.checkClientRoom();
     const local = this.gens.get(id);
     if (local?.accepting) {

@@ -2,6 +2,7 @@ import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { conflict, notFound } from '../errors/errors.js';
 import { ownerOf } from '../http/auth.js';
+import { noteInLogContext } from '../log/context.js';
 import { route } from '../http/routes.js';
 import { resumeCursor } from '../http/sse.js';
 import { text } from '../http/validate.js';
@@ -28,6 +29,7 @@ export function mountTaskRoutes(
     post: async (req, res) => {
       const body = createTask.parse(req.body ?? {});
       const id = await store.create(ownerOf(res), body.prompt, body.max_steps);
+      noteInLogContext({ taskId: id });
       res.status(202).location(`/v1/tasks/${id}`).json({ id, status: 'queued' });
     },
   });
@@ -67,6 +69,7 @@ export function mountTaskRoutes(
 function taskId(req: Request): string {
   const id = String(req.params.id);
   if (!isTaskId(id)) throw notFound('task');
+  noteInLogContext({ taskId: id });
   return id;
 }
 
