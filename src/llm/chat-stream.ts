@@ -89,6 +89,8 @@ export async function* streamChat(
   try {
     const stream = await client.chat.completions.create(body, { signal });
     for await (const chunk of stream) {
+      // Chunks already read when the signal aborted are not the caller's any more.
+      if (signal.aborted) return;
       const choice = chunk.choices[0];
       const delta = choice?.delta;
       if (delta?.content) yield { type: 'text', text: delta.content };

@@ -149,6 +149,7 @@ export class ResponsesAdapter implements UpstreamAdapter {
     if (signal.aborted) return;
     try {
       for await (const event of await open()) {
+        if (signal.aborted) return;
         yield* mapper.map(event);
         if (mapper.finished) return;
       }
