@@ -307,6 +307,11 @@ describe('responses: re-attach to the upstream background Response', () => {
     expect(newId).not.toBe(first.cursor!.responseId);
     expect(second.cursor!.responseId).toBe(newId);
     expect(answerText(second.entries)).toBe((await finished(newId)).output_text);
+
+    // A log without a cursor (written in another mode) falls back the same way.
+    const uncursored = await run(adapter, request(), { entries: first.entries, cursor: undefined });
+    expect(uncursored.events[0]).toEqual({ type: 'fallback', reason: 'no_cursor' });
+    expect(count(uncursored.events, 'reset')).toBe(1);
   });
 
   it('cancel makes the stored Response cancelled; again, or for an unknown id, is no error', async () => {
