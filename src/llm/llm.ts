@@ -5,14 +5,17 @@ import type { CoreDeps, Feature } from '../feature.js';
 import { redactUrl } from '../log/logger.js';
 import { untilAborted } from '../time/clock.js';
 import { createUpstreamServer } from '../upstream/server.js';
-import { interimTrailingAdapter } from './interim-trailing.js';
-import type { UpstreamAdapter } from './upstream.js';
+import { checkDevUpstreamMode, chooseResumeMode, createAdapter, type ModeChoice } from './modes.js';
+import type { ResumeMode, UpstreamAdapter } from './upstream.js';
 
 export interface Llm {
   readonly client: OpenAI;
   readonly model: string;
   /** `dev` when the built-in deterministic upstream answers. */
   readonly upstream: 'dev' | 'external';
+  /** How a takeover continues a stream with this upstream (LLM_RESUME_MODE, or the upstream's default). */
+  readonly mode: ResumeMode;
+  /** Streams answers in that mode: starts them, continues them from a log, cancels them. */
   readonly adapter: UpstreamAdapter;
 }
 
@@ -22,6 +25,8 @@ export interface Llm {
  */
 export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promise<Feature & { readonly llm: Llm }> {
   const { logger } = deps;
+  // Refused before anything starts: the dev upstream has no Responses API.
+  if (!config.baseUrl) checkDevUpstreamMode(config.resumeMode);
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: config.maxConnections });
   let baseURL = config.baseUrl;
   let devServer: ReturnType<typeof createUpstreamServer> | undefined;
@@ -43,14 +48,21 @@ export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promi
     fetch: ((url: string, init?: RequestInit) =>
       undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
   });
+  const upstream = devServer ? 'dev' : 'external';
+  let choice: ModeChoice;
+  try {
+    choice = await chooseResumeMode({ configured: config.resumeMode, upstream, client, baseUrl: baseURL });
+  } catch (err) {
+    await agent.destroy();
+    await devServer?.close();
+    throw err;
+  }
+  if (choice.warning) logger.warn({ resumeMode: choice.mode }, choice.warning);
+  logger.info({ resumeMode: choice.mode, source: choice.source, upstream }, `streams resume in ${choice.mode} mode`);
+  const adapter = createAdapter(choice.mode, { client, model: config.model });
   return {
     name: 'llm',
-    llm: {
-      client,
-      model: config.model,
-      upstream: devServer ? 'dev' : 'external',
-      adapter: interimTrailingAdapter(client, config.model),
-    },
+    llm: { client, model: config.model, upstream, mode: choice.mode, adapter },
     participants: [
       {
         name: 'llm:upstream-sockets',

@@ -97,7 +97,18 @@ export type UpstreamEvent =
   /** For metrics: tokens generated again and compared, not sent (restart mode). */
   | { readonly type: 'regenerated'; readonly tokens: number }
   /** For metrics: a takeover re-attached to the upstream generation itself (responses mode). */
-  | { readonly type: 'reattached' };
+  | { readonly type: 'reattached' }
+  /**
+   * For metrics: the mode's own way of continuing could not be used, so this generation regenerates
+   * the answer and compares it with the log (restart behaviour; a `reset` follows if it differs).
+   */
+  | { readonly type: 'fallback'; readonly reason: FallbackReason };
+
+/**
+ * Why a continuation fell back to regenerating: the upstream no longer knows the response (404), the
+ * log has no upstream cursor to re-attach with, or the log holds tool calls (no text prefix to continue).
+ */
+export type FallbackReason = 'response_not_found' | 'no_cursor' | 'tool_calls';
 
 interface CursorAfter {
   readonly cursor?: UpstreamCursor;
