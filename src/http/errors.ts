@@ -44,6 +44,8 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undef
       return new ApiError(415, 'unsupported_encoding', 'request body encoding or charset is not supported');
     case 'request.aborted':
       return new ApiError(400, 'request_aborted', 'request body was not fully received');
+    default:
+      break;
   }
   // Anything else that says it is the client's fault is: a body that does not decompress, a path
   // parameter that is not valid percent-encoding.

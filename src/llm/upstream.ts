@@ -108,7 +108,8 @@ export type UpstreamEvent =
  * Why a continuation fell back to regenerating: the upstream no longer knows the response (404), the
  * log has no upstream cursor to re-attach with, or the log holds tool calls (no text prefix to continue).
  */
-export type FallbackReason = 'response_not_found' | 'no_cursor' | 'tool_calls';
+export const FALLBACK_REASONS = ['response_not_found', 'no_cursor', 'tool_calls'] as const;
+export type FallbackReason = (typeof FALLBACK_REASONS)[number];
 
 interface CursorAfter {
   readonly cursor?: UpstreamCursor;

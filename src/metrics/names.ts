@@ -25,6 +25,7 @@ export const METRICS = {
   streamResets: 'lastcall_stream_resets_total',
   streamRegeneratedTokens: 'lastcall_stream_regenerated_tokens_total',
   streamReattaches: 'lastcall_stream_reattaches_total',
+  streamResumeFallbacks: 'lastcall_stream_resume_fallbacks_total',
   taskEventStreams: 'lastcall_task_event_streams',
   tasksActive: 'lastcall_tasks_active',
   tasksTotal: 'lastcall_tasks_total',

@@ -275,6 +275,11 @@ export class Generation {
       case 'reattached':
         metrics.reattaches.inc();
         return undefined;
+      case 'fallback':
+        // The upstream forgot its response, or the log holds what no prefix can continue.
+        metrics.fallbacks.inc({ reason: event.reason });
+        this.deps.logger.info({ stream: this.id, reason: event.reason }, 'resume fell back to regenerating and comparing');
+        return undefined;
       case 'finish':
         return { finish_reason: event.finishReason, usage: this.usage(event.usage) };
     }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { CLAIM_VIAS } from '../leases/table.js';
+import { FALLBACK_REASONS } from '../llm/upstream.js';
 import { FRONT_DOORS, STREAM_OUTCOMES } from './protocol.js';
 import { METRICS } from '../metrics/names.js';
 import { zeroSeries } from '../metrics/registry.js';
@@ -59,6 +60,12 @@ export function createStreamMetrics(registry: Registry) {
       help: 'Tokens an upstream generated again after a takeover (restart mode), compared with the log and not sent',
       registers: [registry],
     }),
+    fallbacks: new Counter({
+      name: METRICS.streamResumeFallbacks,
+      help: 'Takeovers that could not continue the way the resume mode says and regenerated instead, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     reattaches: new Counter({
       name: METRICS.streamReattaches,
       help: 'Takeovers that re-attached to the upstream generation itself (responses mode), regenerating nothing',
@@ -68,6 +75,7 @@ export function createStreamMetrics(registry: Registry) {
   zeroSeries(metrics.total, 'outcome', STREAM_OUTCOMES);
   zeroSeries(metrics.started, 'front_door', FRONT_DOORS);
   zeroSeries(metrics.takeovers, 'via', CLAIM_VIAS);
+  zeroSeries(metrics.fallbacks, 'reason', FALLBACK_REASONS);
   return metrics;
 }
 export type StreamMetrics = ReturnType<typeof createStreamMetrics>;
