@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { Span } from '@opentelemetry/api';
 import { loadConfig, type Config } from './config/load.js';
 import { createDatabaseFeature } from './db/feature.js';
 import { IdempotencyKeys } from './db/idempotency.js';
@@ -18,6 +19,8 @@ import { createShutdownMetrics } from './metrics/shutdown.js';
 import { createStreamsFeature } from './streams/feature.js';
 import { createTasksFeature } from './tasks/feature.js';
 import { systemClock } from './time/clock.js';
+import { createTracingFeature } from './tracing/feature.js';
+import { tracer } from './tracing/spans.js';
 import { createVectorsFeature } from './vectors/feature.js';
 
 /** The composition root: the only place that wires features together and can start the drain. */
@@ -47,7 +50,9 @@ async function main(): Promise<void> {
   const core: CoreDeps = { logger, registry, drain: engine.view, replica: config.replica };
   const httpMetrics = createHttpMetrics(registry);
 
-  // In the order they start: probes first, the model before the database touches DATA_DIR.
+  // In the order they start: tracing before anything makes a span, probes, the model before
+  // the database touches DATA_DIR.
+  const tracing = await createTracingFeature(core, config.tracing);
   const admin = await createAdminFeature(core, { ...config.admin, finalScrapeMs: budget.finalScrapeMs });
   const embeddings = await createEmbeddingsFeature(
     {
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
   const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
 
   // The shutdown sequence, in one place: each phase runs these features' participants.
-  const features: Feature[] = [http, tasks, streams, embeddings, vectors, llm, database, admin];
+  const features: Feature[] = [http, tasks, streams, embeddings, vectors, llm, database, admin, tracing];
   for (const f of features) for (const p of f.participants) engine.register(p);
   logger.info({ plan: engine.plan().map((p) => ({ phase: p.phase, participants: p.participants })) }, 'shutdown plan');
 
@@ -98,15 +103,27 @@ function createEngine(
 ): DrainEngine {
   const metrics = createShutdownMetrics(registry);
   metrics.budget.set(config.shutdown.budget.totalMs / 1000);
+  // One span per phase, so a trace of the drain shows where its time went.
+  const phaseSpans = new Map<string, Span>();
   const engine = new DrainEngine({
     clock: systemClock,
     table: PHASE_TABLE,
     budget: config.shutdown.budget,
     replica: config.replica,
     observer: {
-      phaseStarted: (phase) => logger.info({ phase }, 'shutdown phase started'),
+      phaseStarted: (phase) => {
+        phaseSpans.set(phase, tracer.startSpan(`shutdown.${phase}`, { attributes: { 'lastcall.replica': config.replica } }));
+        logger.info({ phase }, 'shutdown phase started');
+      },
       phaseEnded: (record) => {
         metrics.phaseDuration(record.name, record.durationMs / 1000);
+        const span = phaseSpans.get(record.name);
+        span?.setAttributes({
+          'lastcall.phase.allowed_ms': record.allowedMs,
+          'lastcall.phase.participants': record.participants.length,
+        });
+        for (const p of record.participants) span?.addEvent(p.name, { outcome: p.outcome, ms: p.ms });
+        span?.end();
         logger.info({ phase: record.name, durationMs: record.durationMs, allowedMs: record.allowedMs }, 'shutdown phase ended');
       },
       participantFailed: (phase, outcome) => {

@@ -24,8 +24,8 @@ export interface Config {
   readonly vectors: VectorsConfig;
   /** How long finished streams, responses and tasks are kept. */
   readonly retention: { readonly hours: number };
-  /** OTLP/HTTP traces; undefined: tracing off. */
-  readonly tracing: { readonly endpoint: string | undefined };
+  /** OTLP/HTTP traces; undefined endpoint: tracing off. */
+  readonly tracing: { readonly endpoint: string | undefined; readonly serviceName: string };
   /** True when the kubelet started this process. */
   readonly inKubernetes: boolean;
 }
@@ -196,7 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     vectors: { perKeyMaxDocuments: e.KEY_MAX_DOCUMENTS },
     retention: { hours: e.RETENTION_HOURS },
-    tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
+    tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     inKubernetes,
   });
 }

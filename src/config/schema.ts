@@ -116,6 +116,8 @@ export const envSchema = z.object({
   RETENTION_HOURS: z.coerce.number().finite().min(1).max(8760).default(24),
   /** OTLP/HTTP collector for traces; unset: tracing off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  /** The service name traces carry (the chart sets the release's name). */
+  OTEL_SERVICE_NAME: z.string().min(1).default('lastcall'),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -8,6 +8,8 @@ import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/logger.js';
 import type { Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
+import { inSpan } from '../tracing/spans.js';
+import { trace } from '@opentelemetry/api';
 import type { DatabaseErrorKind, DatabaseMetrics } from './metrics.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -112,10 +114,20 @@ export async function openDatabase(
       client.release(broken as Error | undefined);
     }
   };
+  // A span per database call, but only inside a traced operation (a stream, a task step, a
+  // request): the batch writer's timer-driven writes would otherwise be a span every 50 ms.
+  const traced = <T>(name: string, sql: string | undefined, work: () => Promise<T>): Promise<T> =>
+    trace.getActiveSpan()
+      ? inSpan(
+          name,
+          { attributes: { 'db.system.name': 'postgresql', ...(sql && { 'db.operation.name': operationOf(sql) }) } },
+          work,
+        )
+      : work();
   const database: Database = {
     kind: opts.url ? 'postgres' : 'pglite',
-    query: (text, params) => track(() => pool.query(text, params)),
-    transaction: (fn) => track(() => inTransaction(pool, fn)),
+    query: (text, params) => track(() => traced('db.query', text, () => pool.query(text, params))),
+    transaction: (fn) => track(() => traced('db.transaction', undefined, () => inTransaction(pool, fn))),
     maintenance: (fn) => track(() => inTransaction(maintenancePool, fn)),
     async close(deadline) {
       // pg's Pool.end() drops queries still waiting for a client without settling them, so
@@ -139,6 +151,11 @@ export async function openDatabase(
     throw err;
   }
   return database;
+}
+
+/** The statement's first keyword (SELECT, UPDATE, WITH…): what a span may say of it without its data. */
+function operationOf(sql: string): string {
+  return /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'SQL';
 }
 
 /**

@@ -144,4 +144,13 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (owner, key)
       );`,
   },
+  {
+    id: 24,
+    name: 'traces',
+    // Where a stream's or task's trace lives ({root, last}: W3C traceparents), so each replica
+    // that takes one over continues its trace with a link to the replica before it.
+    sql: `
+      ALTER TABLE streams ADD COLUMN trace jsonb;
+      ALTER TABLE tasks ADD COLUMN trace jsonb;`,
+  },
 ];

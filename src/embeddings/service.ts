@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import type { EmbeddingMetrics } from './metrics.js';
+import { inSpan } from '../tracing/spans.js';
 import { MicroBatcher } from './batcher.js';
 import { checkTexts, INPUT_FIELD, type TextField } from './limits.js';
 import { memoryReturned, memorySnapshot } from './memory.js';
@@ -40,7 +41,8 @@ export function createEmbeddingService(opts: {
     maxBatch: MAX_BATCH,
     maxQueued: MAX_QUEUED,
     inFlightBatches: model.inFlightBatches,
-    run: (texts) => model.embed(texts),
+    run: (texts) =>
+      inSpan('embeddings.batch', { attributes: { 'lastcall.embeddings.texts': texts.length } }, () => model.embed(texts)),
   });
   metrics.modelLoaded.set(1);
   metrics.modelBytes.set(model.weightBytes);

@@ -14,6 +14,7 @@ import { rateLimit } from './rate-limit.js';
 import { mountedRouter } from './routes.js';
 import { accessLog } from './access-log.js';
 import { bindRequestSignal } from './request-signal.js';
+import { traceRequest } from './trace-request.js';
 
 export interface HttpDeps extends CoreDeps {
   readonly httpMetrics: HttpMetrics;
@@ -69,6 +70,7 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.set('etag', false);
   app.use(bindRequestSignal);
   app.use(accessLog(logger.child({ log: 'access' })));
+  app.use(traceRequest);
   app.use((req, res, next) => {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && !req.headers.host) {
       return sendError(res, new ApiError(400, 'bad_request', 'an HTTP/1.1 request needs a Host header'));

@@ -4,6 +4,7 @@ import type { LlmConfig } from '../config/load.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import { redactUrl } from '../log/logger.js';
 import { untilAborted } from '../time/clock.js';
+import { traceHeaders } from '../tracing/spans.js';
 import { createUpstreamServer } from '../upstream/server.js';
 import { checkDevUpstreamMode, chooseResumeMode, createAdapter, type ModeChoice } from './modes.js';
 import type { ResumeMode, UpstreamAdapter } from './upstream.js';
@@ -45,8 +46,12 @@ export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promi
     apiKey: config.apiKey ?? 'unused-by-dev-upstream',
     maxRetries: 2,
     timeout: 120_000,
-    fetch: ((url: string, init?: RequestInit) =>
-      undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch,
+    // Every upstream call carries the trace it is part of (W3C traceparent), so a provider that
+    // traces too shows its side under the stream's trace.
+    fetch: ((url: string, init?: RequestInit) => {
+      const headers: Record<string, string> = { ...Object.fromEntries(new Headers(init?.headers)), ...traceHeaders() };
+      return undiciFetch(url, { ...(init as object), headers, dispatcher: agent });
+    }) as unknown as typeof fetch,
   });
   const upstream = devServer ? 'dev' : 'external';
   let choice: ModeChoice;

@@ -1,8 +1,11 @@
+import { context, trace, type Span } from '@opentelemetry/api';
 import type { Owner } from '../http/auth.js';
+import { inSpan } from '../tracing/spans.js';
 import {
   answerText,
   UpstreamError,
   type Continuation,
+  type GenerationRequest,
   type LogEntry,
   type UpstreamAdapter,
   type UpstreamCursor,
@@ -104,13 +107,16 @@ export class Generation {
     readonly spec: GenerationSpec,
     from: StartPoint,
     private readonly deps: GenerationDeps,
+    /** This replica's part of the stream's trace; ended when the generation settles. */
+    private readonly span: Span,
   ) {
     this.lastSeq = from.lastSeq;
     this.persistedSeq = from.lastSeq;
     this.cursor = from.cursor;
     this.window = new EntryWindow(from.lastSeq);
     const continuation = from.lastSeq > 0 || from.cursor ? { entries: from.log, cursor: from.cursor } : undefined;
-    this.settled = this.run(continuation);
+    // Everything the generation does (upstream calls, writes) happens inside its span.
+    this.settled = context.with(trace.setSpan(context.active(), span), () => this.run(continuation));
   }
 
   get id(): string {
@@ -196,12 +202,16 @@ export class Generation {
 
   private async run(from: Continuation | undefined): Promise<StreamOutcome> {
     this.deps.metrics.active.inc();
+    let result: StreamOutcome = 'failed';
     try {
       const outcome = await this.generate(from);
-      if (outcome) return await this.complete(outcome);
-      return this.stopReason === 'cancelled' ? await this.cancelled() : await this.release();
+      if (outcome) result = await this.complete(outcome);
+      else result = this.stopReason === 'cancelled' ? await this.cancelled() : await this.release();
+      return result;
     } finally {
       this.deps.metrics.active.dec();
+      this.span.setAttributes({ 'lastcall.stream.outcome': result, 'lastcall.stream.last_seq': this.lastSeq });
+      this.span.end();
     }
   }
 
@@ -211,12 +221,14 @@ export class Generation {
     let from = first;
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const event of this.deps.adapter.generate(request, from, this.abort.signal)) {
-          const done = this.apply(event);
-          if (done) return done;
-        }
+        const attributes = {
+          'lastcall.resume_mode': this.deps.adapter.mode,
+          'lastcall.attempt': attempt,
+          'lastcall.from_seq': this.lastSeq,
+        };
+        const done = await inSpan('upstream.generate', { attributes }, () => this.read(request, from));
+        if (done || this.abort.signal.aborted) return done;
         // The adapter ends quietly when aborted; anything else without a finish is a broken upstream.
-        if (this.abort.signal.aborted) return undefined;
         throw new UpstreamError('upstream stream ended without a finish', true);
       } catch (err) {
         if (this.abort.signal.aborted) return undefined;
@@ -235,6 +247,15 @@ export class Generation {
         }
       }
     }
+  }
+
+  /** One call to the upstream: its events until it finishes (the outcome) or stops (undefined). */
+  private async read(request: GenerationRequest, from: Continuation | undefined): Promise<Outcome | undefined> {
+    for await (const event of this.deps.adapter.generate(request, from, this.abort.signal)) {
+      const done = this.apply(event);
+      if (done) return done;
+    }
+    return undefined;
   }
 
   /** Takes one upstream event in; returns the outcome when it ends the answer. */

@@ -1,3 +1,4 @@
+import { context, trace } from '@opentelemetry/api';
 import type { Response } from 'express';
 import type { Database } from '../db/database.js';
 import type { IdempotencyKey, IdempotencyKeys } from '../db/idempotency.js';
@@ -10,6 +11,7 @@ import type { ClaimVia } from '../leases/table.js';
 import { answerText, type UpstreamAdapter } from '../llm/upstream.js';
 import { noteInLogContext } from '../log/context.js';
 import type { Logger } from '../log/logger.js';
+import { contextOf, linkTo, traceparentOf, tracer } from '../tracing/spans.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { untilAborted, type Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
@@ -126,10 +128,19 @@ export class StreamManager implements FollowContext {
     const record = idempotency
       ? (c: Parameters<IdempotencyKeys['record']>[0]) => this.opts.idempotency.record(c, spec.owner, idempotency, 'stream', id)
       : undefined;
+    // The stream's trace: a root span (a child of the request's), and this replica's generation
+    // under it; both are stored, so whoever takes the stream over continues the same trace.
+    const attributes = { 'lastcall.stream.id': id, 'lastcall.front_door': spec.format };
+    const root = tracer.startSpan('stream', { attributes });
+    const span = tracer.startSpan('stream.generate', { attributes }, trace.setSpan(context.active(), root));
+    const rootParent = traceparentOf(root);
+    const streamTrace = rootParent ? { root: rootParent, last: traceparentOf(span)! } : undefined;
+    root.end();
     let lease;
     try {
-      lease = await this.admission.reserve(() => this.store.create({ ...spec, id, createdAt }, record));
+      lease = await this.admission.reserve(() => this.store.create({ ...spec, id, createdAt, trace: streamTrace }, record));
     } catch (err) {
+      span.end();
       // Two requests with one key at once: the other recorded it first, so this one joins its stream.
       const raced = idempotency && (await this.opts.idempotency.find(spec.owner, idempotency, 'stream'));
       if (raced) return this.rejoin(spec.owner, raced, to);
@@ -137,7 +148,7 @@ export class StreamManager implements FollowContext {
     }
     this.metrics.started.inc({ front_door: spec.format });
     const stream = { ...spec, id, createdAt };
-    const gen = this.track(new Generation(lease, stream, { lastSeq: 0, log: [], cursor: undefined }, this.genDeps));
+    const gen = this.track(new Generation(lease, stream, { lastSeq: 0, log: [], cursor: undefined }, this.genDeps, span));
     // A client that left while the row was written is attached closed: a stream tied to its
     // clients then stops at once (a later GET may still resume it); a detached one goes on.
     const client = this.clientFor(to, stream, undefined);
@@ -234,11 +245,31 @@ export class StreamManager implements FollowContext {
   adopt(row: StreamRow & { readonly via?: ClaimVia | undefined }, log: readonly Entry[]): Generation {
     this.logger.info({ stream: row.id, epoch: row.epoch, fromSeq: row.lastSeq, via: row.via }, 'took over a stream generation');
     if (row.via) this.metrics.takeovers.inc({ via: row.via });
+    // The same trace, with a link to the generation of the replica before.
+    const span = tracer.startSpan(
+      'stream.generate',
+      {
+        attributes: {
+          'lastcall.stream.id': row.id,
+          'lastcall.front_door': row.format,
+          'lastcall.takeover.via': row.via ?? 'client',
+        },
+        links: linkTo(row.trace?.last),
+      },
+      contextOf(row.trace?.root),
+    );
+    const lease = { id: row.id, epoch: row.epoch };
+    const last = traceparentOf(span);
+    if (last)
+      void this.store
+        .noteTrace(lease, last)
+        .catch((err: Error) => this.logger.debug({ err: err.message }, 'could not note the trace'));
     const gen = new Generation(
-      { id: row.id, epoch: row.epoch },
+      lease,
       { owner: row.owner, request: row.request, format: row.format, detached: row.detached, createdAt: row.createdAt },
       { lastSeq: row.lastSeq, log, cursor: row.upstream ?? undefined },
       this.genDeps,
+      span,
     );
     return this.track(gen);
   }

@@ -20,6 +20,13 @@ export interface StreamRow {
   readonly detached: boolean;
   readonly upstream: UpstreamCursor | null;
   readonly createdAt: Date;
+  readonly trace: StreamTrace | null;
+}
+
+/** A stream's trace: its root span, and the generation span of the replica that held it last. */
+export interface StreamTrace {
+  readonly root?: string;
+  readonly last?: string;
 }
 
 export type { Lease };
@@ -32,6 +39,7 @@ export interface NewStream {
   readonly format: FrontDoor;
   readonly detached: boolean;
   readonly createdAt: Date;
+  readonly trace: StreamTrace | undefined;
 }
 
 /** A generation's write: entries after its last one and, in responses mode, the upstream's cursor. */
@@ -48,7 +56,8 @@ const stored = (e: Entry): { text: string; data: string | null } =>
 const fromStored = (r: { seq: number; text: string; data: (LogEntry & { seq?: number }) | null }): Entry =>
   r.data ? { ...r.data, seq: r.seq } : { kind: 'text', text: r.text, seq: r.seq };
 
-const ROW = `id, owner, request, status, epoch, last_seq, finish, format, detached, upstream, created_at, ${LeaseTable.FREE} AS claimable`;
+const ROW = `id, owner, request, status, epoch, last_seq, finish, format, detached, upstream, created_at, trace,
+  ${LeaseTable.FREE} AS claimable`;
 
 interface RawRow {
   id: string;
@@ -62,6 +71,7 @@ interface RawRow {
   detached: boolean;
   upstream: UpstreamCursor | null;
   created_at: Date;
+  trace: StreamTrace | null;
   claimable: boolean;
 }
 const toRow = (r: RawRow): StreamRow => ({
@@ -77,6 +87,7 @@ const toRow = (r: RawRow): StreamRow => ({
   detached: r.detached,
   upstream: r.upstream,
   createdAt: r.created_at,
+  trace: r.trace,
 });
 
 type Claimed = StreamRow & { readonly via: ClaimVia | undefined };
@@ -121,9 +132,19 @@ export class StreamStore {
   async create(s: NewStream, also?: (c: Queryable) => Promise<void>): Promise<Lease> {
     await withinQuota(this.db, this.quota, s.owner, 1, async (c) => {
       await c.query(
-        `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at, format, detached, created_at)
-         VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now(), $6, $7, $8)`,
-        [s.id, s.owner, JSON.stringify(s.request), this.replica, this.leaseSeconds, s.format, s.detached, s.createdAt],
+        `INSERT INTO streams (id, owner, request, status, lease_holder, lease_expires_at, epoch, claimed_at, format, detached, created_at, trace)
+         VALUES ($1, $2, $3, 'generating', $4, ${LeaseTable.expiry(5)}, 1, now(), $6, $7, $8, $9)`,
+        [
+          s.id,
+          s.owner,
+          JSON.stringify(s.request),
+          this.replica,
+          this.leaseSeconds,
+          s.format,
+          s.detached,
+          s.createdAt,
+          s.trace ? JSON.stringify(s.trace) : null,
+        ],
       );
       await also?.(c);
     });
@@ -251,5 +272,13 @@ export class StreamStore {
   /** Removes a stream its owner deleted, and its log. */
   async remove(id: string, owner: Owner): Promise<void> {
     await this.db.query('DELETE FROM streams WHERE id = $1 AND owner = $2', [id, owner]);
+  }
+
+  /** Records the generation span of the replica that holds the stream now, for the next one to link to. */
+  async noteTrace(lease: Lease, last: string): Promise<void> {
+    await this.db.query(
+      `UPDATE streams SET trace = jsonb_set(coalesce(trace, '{}'::jsonb), '{last}', to_jsonb($4::text)) WHERE ${this.leases.fence(1, 2, 3)}`,
+      [lease.id, lease.epoch, this.replica, last],
+    );
   }
 }

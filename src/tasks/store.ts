@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
 import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
 import { LeaseTable, type ClaimVia } from '../leases/table.js';
+import { traceparentOf, tracer } from '../tracing/spans.js';
 import type { CommittedStep, StepKind, StepOutput } from './plan.js';
 import type { TaskStatus } from './state.js';
 
@@ -40,7 +41,7 @@ export interface StepRow {
 
 /** A claimed task: the epoch that fences our writes, what is committed, and how we got it. */
 export interface ClaimedTask {
-  readonly task: TaskRow;
+  readonly task: TaskRow & { readonly trace: { readonly root?: string; readonly last?: string } | null };
   readonly epoch: number;
   readonly steps: CommittedStep[];
   readonly via: ClaimVia | undefined;
@@ -95,15 +96,28 @@ export class TaskStore {
   /** Queues a task, within the owner's quota of queued and running tasks. */
   async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
     const id = newTaskId();
+    // The task's trace: a root span under the request's, stored so every run of it joins the trace.
+    const root = tracer.startSpan('task', { attributes: { 'lastcall.task.id': id } });
+    const parent = traceparentOf(root);
+    root.end();
     await withinQuota(this.db, this.quota, owner, 1, (c) =>
-      c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
+      c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status, trace) VALUES ($1, $2, $3, $4, 'queued', $5)`, [
         id,
         owner,
         prompt,
         maxSteps,
+        parent ? JSON.stringify({ root: parent }) : null,
       ]),
     );
     return id;
+  }
+
+  /** Records the run span of the replica that holds the task now, for the next one to link to. */
+  async noteTrace(id: string, epoch: number, last: string): Promise<void> {
+    await this.db.query(
+      `UPDATE tasks SET trace = jsonb_set(coalesce(trace, '{}'::jsonb), '{last}', to_jsonb($4::text)) WHERE ${this.fence}`,
+      [id, epoch, this.replica, last],
+    );
   }
 
   /** The task if `owner` owns it; another owner's task looks exactly like a missing one. */
@@ -140,7 +154,7 @@ export class TaskStore {
    */
   async claim(): Promise<ClaimedTask | undefined> {
     return this.db.transaction(async (c) => {
-      const r = await c.query<TaskRow & { prev_released_by: string | null; prev_holder: string | null }>(
+      const r = await c.query<ClaimedTask['task'] & { prev_released_by: string | null; prev_holder: string | null }>(
         `WITH candidates AS (
            SELECT DISTINCT ON (owner) id, owner, created_at FROM tasks
            WHERE status IN ('queued', 'running') AND ${LeaseTable.FREE}
@@ -161,7 +175,7 @@ export class TaskStore {
          )
          UPDATE tasks t SET ${LeaseTable.take(1, 2)}, status = 'running'
          FROM free WHERE t.id = free.id
-         RETURNING t.id, t.owner, t.prompt, t.max_steps, t.status, t.epoch, t.attempts, t.result, t.error,
+         RETURNING t.id, t.owner, t.prompt, t.max_steps, t.status, t.epoch, t.attempts, t.result, t.error, t.trace,
            t.created_at, t.updated_at, free.released_by AS prev_released_by, free.lease_holder AS prev_holder`,
         [this.replica, this.leaseSeconds],
       );

@@ -7,7 +7,9 @@ import type { TaskMetrics } from './metrics.js';
 import { planSteps, stepRequest } from './plan.js';
 import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
 import { runStep, stepInput, type SearchFn } from './steps.js';
+import { context, trace } from '@opentelemetry/api';
 import { LeaseKeeper, type LeaseLoss } from '../leases/keeper.js';
+import { contextOf, inSpan, linkTo, traceparentOf, tracer } from '../tracing/spans.js';
 import { LeaseLost, type ClaimedTask, type TaskStore } from './store.js';
 
 export interface TaskWorkerOptions {
@@ -127,10 +129,37 @@ export class TaskWorker {
   }
 
   private async execute(lease: ClaimedTask, run: Run): Promise<void> {
+    const { store } = this.opts;
+    const { task, epoch, steps } = lease;
+    this.keeper.hold({ id: task.id, epoch }, (why) => run.abort.abort(why satisfies StopReason));
+    // This replica's run, in the task's trace, linked to the run before it (a handoff or an expiry).
+    const span = tracer.startSpan(
+      'task.run',
+      {
+        attributes: {
+          'lastcall.task.id': task.id,
+          'lastcall.task.from_step': steps.length,
+          'lastcall.takeover.via': lease.via ?? 'fresh',
+        },
+        links: linkTo(task.trace?.last),
+      },
+      contextOf(task.trace?.root),
+    );
+    const last = traceparentOf(span);
+    if (last) void store.noteTrace(task.id, epoch, last).catch(() => undefined);
+    try {
+      await context.with(trace.setSpan(context.active(), span), () => this.steps(lease, run));
+    } finally {
+      span.end();
+      this.keeper.drop(task.id);
+    }
+  }
+
+  /** Runs the task's remaining steps, checkpointing each; hands it back when stopped. */
+  private async steps(lease: ClaimedTask, run: Run): Promise<void> {
     const { store, metrics, logger } = this.opts;
     const { task, epoch, steps } = lease;
     const signal = run.abort.signal;
-    this.keeper.hold({ id: task.id, epoch }, (why) => run.abort.abort(why satisfies StopReason));
     try {
       const kinds = planSteps(task.prompt, task.max_steps);
       // A claim taken just as intake stopped is handed straight back, like any drained task.
@@ -142,7 +171,11 @@ export class TaskWorker {
         const last = index === kinds.length - 1;
         let step;
         try {
-          const output = await runStep(req, { llm: this.opts.llm, search: this.opts.search, owner: task.owner }, signal);
+          const output = await inSpan(
+            'task.step',
+            { attributes: { 'lastcall.task.step': index, 'lastcall.task.kind': kind } },
+            () => runStep(req, { llm: this.opts.llm, search: this.opts.search, owner: task.owner }, signal),
+          );
           step = { index, kind, output };
           await store.checkpoint(task.id, epoch, step, stepInput(req), last ? output : undefined);
         } catch (err) {
@@ -175,8 +208,6 @@ export class TaskWorker {
     } catch (err) {
       if (!(err instanceof LeaseLost)) throw err;
       logger.info({ taskId: task.id }, err.message);
-    } finally {
-      this.keeper.drop(task.id);
     }
   }
 

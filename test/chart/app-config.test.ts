@@ -13,7 +13,7 @@ import { CI_VALUES, find, podSpec, render, renderError, type K8sObject } from '.
  * Variables the chart sets for other readers than the app's schema: node-postgres' PGPASSWORD,
  * the OpenTelemetry SDK's OTEL_SERVICE_NAME.
  */
-const NOT_FOR_THE_APP = new Set(['PGPASSWORD', 'OTEL_SERVICE_NAME']);
+const NOT_FOR_THE_APP = new Set(['PGPASSWORD']);
 
 /** Stand-ins for what the kubelet would resolve from Secrets and the downward API. */
 function resolveRef(name: string): string {
