@@ -12,6 +12,8 @@ export interface StreamClientOptions {
   /** Requests made in all (the POST and every reconnect); default 50. */
   maxAttempts?: number;
   onEvent?: (e: StreamEvent) => void;
+  /** Called once the server named the stream, so a caller that leaves early can resume it later. */
+  onStreamId?: (streamId: string) => void;
   /** Wait before reconnecting after a cut connection or a refused one; default 100 ms. */
   retryDelayMs?: number;
 }
@@ -31,6 +33,8 @@ export interface StreamResult {
   usage?: unknown;
   /** Reconnections after an `end` event or a cut connection. */
   resumes: number;
+  /** `reset` events: the upstream could not continue and the answer started over (`text` holds only the last one). */
+  resets: number;
   retried503: number;
   /** Events received (tokens, done, end, error). */
   events: number;
@@ -101,6 +105,7 @@ async function follow(
     lastEventId: afterSeq,
     finishReason: '',
     resumes: 0,
+    resets: 0,
     retried503: 0,
     events: 0,
   };
@@ -144,6 +149,7 @@ async function follow(
       const id = res.headers.get('lastcall-stream-id');
       if (!id) throw new StreamProtocolError('response has no Lastcall-Stream-Id header');
       result.streamId = id;
+      opts.onStreamId?.(id);
     }
     const ending = await consume(res, result, opts);
     if (ending.kind === 'final') return result;
@@ -199,6 +205,13 @@ function apply(msg: EventSourceMessage, result: StreamResult, opts: StreamClient
       }
       result.text += String(d.text);
       result.lastEventId = id;
+      return undefined;
+    case 'reset':
+      if (id !== expected)
+        throw new StreamProtocolError(`stream ${result.streamId}: reset id ${msg.id} after ${result.lastEventId}`);
+      result.text = '';
+      result.lastEventId = id;
+      result.resets++;
       return undefined;
     case 'done':
       // Resuming from the done event's own id (what a browser holds after `done`) replays just `done`.

@@ -1,9 +1,10 @@
+import type net from 'node:net';
 import http from 'node:http';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat } from '../../src/client/index.js';
 import { createUpstreamServer } from '../../src/upstream/server.js';
 import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { forwarder } from '../../testkit/forwarder.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 interface OtlpSpan {
@@ -75,32 +76,6 @@ async function tracedUpstream() {
       await new Promise<void>((r) => proxy.close(() => r()));
       await upstream.close();
     },
-  };
-}
-
-/** Stands in for the Service: new connections go to whichever replica it points at. */
-function forwarder() {
-  let target = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const up = net.connect(target, '127.0.0.1');
-    sockets.add(client).add(up);
-    client.pipe(up).pipe(client);
-    up.on('error', () => client.destroy());
-    client.on('error', () => up.destroy());
-    up.on('close', () => client.destroy());
-  });
-  return {
-    point: (port: number) => void (target = port),
-    listen: () =>
-      new Promise<string>((r) =>
-        server.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)),
-      ),
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        for (const s of sockets) s.destroy();
-      }),
   };
 }
 
