@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import { startPostgres } from '../testkit/postgres.js';
 import { startService } from '../testkit/service.js';
-import { percentile, startUpstream, timedTokens } from './streams-support.js';
+import { startUpstream, streamLoad } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 50);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 1000);
@@ -44,26 +44,7 @@ function bareProxy(): Promise<{ url: string; close(): void }> {
   });
 }
 
-async function run(baseUrl: string) {
-  const t0 = performance.now();
-  const all = await Promise.all(
-    Array.from({ length: STREAMS }, async (_, i) => {
-      const res = await fetch(`${baseUrl}/v1/chat/stream`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          messages: [{ role: 'user', content: `bench stream ${i} ${'x'.repeat(i % 7)}` }],
-          max_tokens: TOKENS,
-        }),
-      });
-      return timedTokens(res);
-    }),
-  );
-  const wall = (performance.now() - t0) / 1000;
-  const tokens = all.reduce((n, t) => n + t.length, 0);
-  const gaps = all.flatMap((t) => t.slice(1).map((x, i) => x - t[i]!));
-  return { tokensPerSecond: tokens / wall, p50: percentile(gaps, 50), p99: percentile(gaps, 99), tokens };
-}
+const run = (baseUrl: string) => streamLoad(baseUrl, STREAMS, TOKENS);
 
 const proxy = await bareProxy();
 // Real PostgreSQL, as in any multi-replica deployment (embedded PGlite runs in the service's own event loop).

@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 export interface StartPostgresOptions {
   /** TCP port on 127.0.0.1; default: a free port picked by the OS. */
   port?: number;
+  /** fsync and synchronous commit on, as in production (default off: tests need no crash safety). */
+  durable?: boolean;
 }
 
 export interface RestartOptions {
@@ -66,9 +68,9 @@ const SCRIPTS_DIR = findScriptsDir();
 const START = join(SCRIPTS_DIR, 'start.sh');
 const STOP = join(SCRIPTS_DIR, 'stop.sh');
 
-function run(file: string, args: string[], timeoutMs = 120_000): Promise<string> {
+function run(file: string, args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (err, stdout, stderr) => {
       if (err) {
         reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`.trimEnd()));
       } else {
@@ -145,7 +147,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   for (let i = 1; ; i++) {
     if (opts.port === undefined) port = await freePort();
     try {
-      url = (await run(START, [dataDir, String(port)])).trim().split('\n').pop() ?? '';
+      const env = { ...process.env, PG_DURABLE: opts.durable ? '1' : '0' };
+      url = (await run(START, [dataDir, String(port)], undefined, env)).trim().split('\n').pop() ?? '';
       break;
     } catch (err) {
       // Most likely someone took the port between freePort() and bind: retry on another.

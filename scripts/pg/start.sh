@@ -13,7 +13,8 @@
 #   the only line on stdout; progress and errors go to stderr.
 #
 # Test settings: max_connections=200, fsync/synchronous_commit/full_page_writes
-# off. Server log: <datadir>/server.log.
+# off unless PG_DURABLE=1 (benchmarks that measure commit cost keep them on, as
+# a production server does). Server log: <datadir>/server.log.
 # Env: PG_BIN (default: /usr/lib/postgresql/15/bin, else from pg_config on PATH),
 #      PG_USER (OS user to run as when root; default postgres).
 set -euo pipefail
@@ -37,6 +38,8 @@ if [ -z "${PG_BIN:-}" ]; then
   fi
 fi
 PG_USER=${PG_USER:-postgres}
+DURABILITY=off
+[ "${PG_DURABLE:-0}" = 1 ] && DURABILITY=on
 
 mkdir -p "$DATADIR"
 DATADIR=$(cd "$DATADIR" && pwd -P)
@@ -74,9 +77,9 @@ port = $PORT
 unix_socket_directories = ''
 max_connections = 200
 shared_buffers = 128MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+fsync = $DURABILITY
+synchronous_commit = $DURABILITY
+full_page_writes = $DURABILITY
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF

@@ -26,6 +26,7 @@ export const METRICS = {
   streamRegeneratedTokens: 'lastcall_stream_regenerated_tokens_total',
   streamReattaches: 'lastcall_stream_reattaches_total',
   streamResumeFallbacks: 'lastcall_stream_resume_fallbacks_total',
+  streamLogWriteDuration: 'lastcall_stream_log_write_duration_seconds',
   taskEventStreams: 'lastcall_task_event_streams',
   tasksActive: 'lastcall_tasks_active',
   tasksTotal: 'lastcall_tasks_total',

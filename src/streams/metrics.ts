@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CLAIM_VIAS } from '../leases/table.js';
 import { FALLBACK_REASONS } from '../llm/upstream.js';
 import { FRONT_DOORS, STREAM_OUTCOMES } from './protocol.js';
@@ -64,6 +64,12 @@ export function createStreamMetrics(registry: Registry) {
       name: METRICS.streamResumeFallbacks,
       help: 'Takeovers that could not continue the way the resume mode says and regenerated instead, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    logWrites: new Histogram({
+      name: METRICS.streamLogWriteDuration,
+      help: "Time to persist one batch of every stream's new entries (with STREAM_PERSIST=before-send, what each token waits for)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     reattaches: new Counter({

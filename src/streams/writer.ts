@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import type { Generation } from './generation.js';
+import type { StreamMetrics } from './metrics.js';
 import type { PendingBatch, StreamStore } from './store.js';
 
 /** Entries are written at most this long after they were sent (or sooner, at 32 per stream). */
@@ -17,6 +18,7 @@ export class BatchWriter {
   constructor(
     private readonly store: StreamStore,
     private readonly logger: Logger,
+    private readonly metrics: StreamMetrics,
     private readonly generations: () => Iterable<Generation>,
   ) {
     this.timer = setInterval(() => {
@@ -59,8 +61,10 @@ export class BatchWriter {
       if (batch) batches.push({ batch, gen });
     }
     if (batches.length === 0) return;
+    const timer = this.metrics.logWrites.startTimer();
     try {
       const fenced = await this.store.append(batches.map((b) => b.batch));
+      timer();
       for (const { batch, gen } of batches) {
         if (fenced.has(batch.id)) gen.leaseLost();
         else gen.written(batch);
