@@ -65,6 +65,16 @@ export const Q = {
   streamOutcomes: (window = RATE): string => sumRate(METRICS.streamsTotal, window, 'outcome'),
   streamHandoffs: (window = RATE): string => sumRate(METRICS.streamHandoffs, window),
   streamResumes: (window = RATE): string => sumRate(METRICS.streamResumes, window),
+  streamsStartedByFrontDoor: (window = RATE): string => sumRate(METRICS.streamsStarted, window, 'front_door'),
+  streamLogWriteP99: (window = RATE): string =>
+    `histogram_quantile(0.99, sum by (le) (rate(${METRICS.streamLogWriteDuration}_bucket[${window}])))`,
+
+  // --- Stream takeovers: how each resume mode continued -------------------------------------
+  streamTakeoversByVia: (window = RATE): string => sumRate(METRICS.streamTakeovers, window, 'via'),
+  streamReattachRate: (window = RATE): string => sumRate(METRICS.streamReattaches, window),
+  streamResetRate: (window = RATE): string => sumRate(METRICS.streamResets, window),
+  streamFallbacksByReason: (window = RATE): string => sumRate(METRICS.streamResumeFallbacks, window, 'reason'),
+  streamRegeneratedTokenRate: (window = RATE): string => sumRate(METRICS.streamRegeneratedTokens, window),
 
   // --- Tasks --------------------------------------------------------------------------------
   tasksActiveByReplica: (): string => `sum by (replica) (${METRICS.tasksActive})`,
