@@ -13,7 +13,7 @@ const started = new Set<{ proc: ChildProcess; ownDir: string | undefined }>();
 /**
  * Kills every service process still running and removes the data directories made for them.
  * Test files get it as an afterAll hook (testkit/vitest-setup.ts), so a failing test leaves
- * nothing behind either; benches and the e2e harness call it themselves.
+ * nothing behind either; a script (a bench, a harness) that exits gets the same on its way out.
  */
 export async function releaseServices(): Promise<void> {
   for (const s of [...started]) {
@@ -25,6 +25,20 @@ export async function releaseServices(): Promise<void> {
     if (s.ownDir) fs.rmSync(s.ownDir, { recursive: true, force: true });
     started.delete(s);
   }
+}
+
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers run synchronously: a signal to each process and a synchronous removal is all there is time for.
+  process.once('exit', () => {
+    for (const s of started) {
+      if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+      if (s.ownDir) fs.rmSync(s.ownDir, { recursive: true, force: true });
+    }
+    started.clear();
+  });
 }
 
 export interface ServiceProcess {
@@ -94,6 +108,7 @@ export async function startService(
     stderr += c;
   });
   started.add({ proc, ownDir });
+  installExitHook();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.once('exit', (code, signal) => {
       for (const w of [...waiters]) w();
