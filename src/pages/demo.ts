@@ -65,6 +65,8 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
   // The stream now has a second client; dropping the POST's copy does not stop the generation.
   source.onopen = () => { post.abort(); setStatus('streaming', 'streaming ' + id); };
   source.addEventListener('token', (ev) => { out.textContent += JSON.parse(ev.data).text; });
+  // The replica that took over could not continue the answer (restart mode, a sampling model): what follows replaces it.
+  source.addEventListener('reset', () => { out.textContent = ''; setStatus('streaming', 'the model could not continue; answer restarted'); });
   source.addEventListener('end', () => setStatus('reconnecting', 'replica handed the stream off; reconnecting…'));
   source.addEventListener('done', (ev) => {
     // Without close() the browser would reconnect after the server ends the response.
