@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
-import type { Driver, PodView, Termination, Timings, TimelineEvent, UpstreamFaults } from '../scenario/driver.js';
+import type { EmulatorControl } from '../../testkit/emulator/control.js';
+import { startEmulatorProcess, type EmulatorProcess } from '../../testkit/emulator/process.js';
+import type { Driver, PodView, Termination, Timings, TimelineEvent, UpstreamChoice, UpstreamFaults } from '../scenario/driver.js';
 import { containerEnv, rolloutSpec, serverContainer, timingsOf, type RolloutSpec } from '../support/deployment.js';
 import { renderChart, type RenderedChart } from './chart.js';
 import { LoadBalancer } from './load-balancer.js';
@@ -37,6 +39,11 @@ export class LocalCluster implements Driver {
   private chart!: RenderedChart;
   private pg!: PostgresInstance;
   private upstream!: UpstreamProcess;
+  /** The chart values the harness sets (database, upstream); useUpstream() changes the upstream's. */
+  private values: Record<string, string | number> = {};
+  private devUpstreamUrl = '';
+  private emulatorProcess: EmulatorProcess | undefined;
+  emulator: EmulatorControl | undefined;
   private prometheus!: LocalPrometheus;
   private readonly lb = new LoadBalancer();
   private readonly all: LocalPod[] = [];
@@ -54,6 +61,7 @@ export class LocalCluster implements Driver {
     for (const p of this.all) p.killNow();
     this.prometheus?.killNow();
     this.upstream?.killNow();
+    this.emulatorProcess?.proc.kill('SIGKILL');
   };
 
   private constructor(private readonly opts: LocalClusterOptions) {}
@@ -94,11 +102,13 @@ export class LocalCluster implements Driver {
     if (hostIp !== '127.0.0.1') await this.listenOnBridge(hostIp);
     const podDatabaseUrl = pgi.url.replace('@127.0.0.1:', `@${hostIp}:`);
     this.log(`postgres ${podDatabaseUrl}`);
-    this.chart = await renderChart({
+    this.devUpstreamUrl = `http://${hostIp}:${upstreamPort}/v1`;
+    this.values = {
       replicaCount: replicas,
       'database.url': podDatabaseUrl,
-      'config.openaiBaseUrl': `http://${hostIp}:${upstreamPort}/v1`,
-    });
+      'config.openaiBaseUrl': this.devUpstreamUrl,
+    };
+    this.chart = await renderChart(this.values);
     this.spec = rolloutSpec(this.chart.deployment);
     this.desired = this.spec.replicas;
     const env = this.podEnv('probe');
@@ -272,6 +282,31 @@ export class LocalCluster implements Driver {
     await this.waitFor(() => this.complete(), 180_000, `rollout to revision ${this.revision}`);
   }
 
+  async useUpstream(choice: UpstreamChoice): Promise<void> {
+    const hostIp = this.net!.hostIp;
+    let values: Record<string, string | number>;
+    if (choice.kind === 'dev') {
+      values = { 'config.openaiBaseUrl': this.devUpstreamUrl };
+    } else {
+      const answer = { tokensPerSecond: this.timings.tokensPerSecond, minTokens: choice.minTokens, maxTokens: choice.maxTokens };
+      this.emulatorProcess ??= await startEmulatorProcess({ host: hostIp, profile: 'openai', ...answer });
+      await this.emulatorProcess.control.config({ profile: 'openai', ...answer });
+      this.emulator = this.emulatorProcess.control;
+      values = {
+        'config.openaiBaseUrl': this.emulatorProcess.baseUrl,
+        'config.llmModel': 'emulated-model',
+        'config.llmResumeMode': choice.resumeMode,
+      };
+    }
+    const { 'config.llmModel': _model, 'config.llmResumeMode': _mode, ...rest } = this.values;
+    this.values = { ...rest, ...values };
+    this.chart = await renderChart(this.values);
+    this.record({ at: Date.now(), kind: 'upstream', detail: choice.kind === 'dev' ? 'dev' : `emulator, ${choice.resumeMode}` });
+    await this.rolloutRestart();
+    // Until the old pods are gone the Service may still send them new streams, on the old upstream.
+    await this.settle();
+  }
+
   async scaleTo(replicas: number): Promise<void> {
     this.record({ at: Date.now(), kind: 'scale', detail: `${this.desired} → ${replicas} replicas` });
     this.desired = replicas;
@@ -337,7 +372,7 @@ export class LocalCluster implements Driver {
     try {
       await Promise.all(this.all.map((p) => p.dispose()));
       await this.lb.close();
-      await Promise.allSettled([this.prometheus?.stop(), this.upstream?.stop(), this.pg?.stop()]);
+      await Promise.allSettled([this.prometheus?.stop(), this.upstream?.stop(), this.emulatorProcess?.stop(), this.pg?.stop()]);
     } finally {
       // Namespaces, veths and the bridge go last, once nothing runs in or listens on them.
       await this.net?.close();

@@ -1,3 +1,5 @@
+import type { EmulatorControl } from '../../testkit/emulator/control.js';
+
 /**
  * What the e2e scenario needs from a platform. Two implementations: `e2e/local` (processes, a
  * load balancer and a kubelet-like termination sequence on this machine) and `e2e/drivers/kind.ts`
@@ -54,6 +56,18 @@ export interface UpstreamFaults {
   readonly failAfterTokens: number;
 }
 
+/** The LLM upstream the replicas are configured with (the chart's config.openaiBaseUrl and config.llmResumeMode). */
+export type UpstreamChoice =
+  | { readonly kind: 'dev' }
+  | {
+      readonly kind: 'emulator';
+      /** The sampling provider emulator (testkit/emulator) with OpenAI's behaviour, in this resume mode. */
+      readonly resumeMode: 'responses' | 'restart';
+      /** Natural answer lengths the emulator samples, in tokens. */
+      readonly minTokens: number;
+      readonly maxTokens: number;
+    };
+
 export interface Driver {
   readonly name: 'local' | 'kind';
   /** The Service: every client request of the scenario goes here. */
@@ -76,6 +90,13 @@ export interface Driver {
   restartDatabase?(): Promise<void>;
   /** Switches the upstream's injected faults on or off. */
   setUpstreamFaults?(faults: UpstreamFaults): Promise<void>;
+  /**
+   * Points the replicas at another upstream: a values change, so a rolling update, like
+   * `helm upgrade --set config.llmResumeMode=...`. Resolves once the rollout is complete.
+   */
+  useUpstream?(choice: UpstreamChoice): Promise<void>;
+  /** The provider emulator's control routes (what it generated), once useUpstream chose it. */
+  readonly emulator?: EmulatorControl;
   /** Resolves once the Deployment has its desired number of ready pods and none terminating. */
   settle(): Promise<void>;
   pods(): Promise<PodView[]>;

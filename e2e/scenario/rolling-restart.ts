@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Driver, Termination } from './driver.js';
 import { alertsDuring, prometheusFindings, type AlertSeen, type PrometheusFindings } from './prometheus.js';
 import { EmbeddingLoad, StreamLoad, TaskLoad, type StreamRecord, type TaskRecord } from './traffic.js';
+import { judgeAgainstUpstream, type ModeFigures } from './upstream-modes.js';
 
 /**
  * The e2e scenario, one module for both drivers: traffic through the Service while pods are
@@ -358,7 +359,67 @@ const upstreamFaults: ScenarioCase = {
   },
 };
 
-export const CASES: readonly ScenarioCase[] = [rollingRestarts, scaleDown, sigkill, databaseRestart, upstreamFaults];
+/** Streams through one rolling restart: a batch under way when it starts, all ended when this resolves. */
+async function streamsThroughRollout(d: Driver, o: ScenarioOptions, tag: string, verify: 'reference' | 'upstream') {
+  const { minTokens, maxTokens } = streamTokens(d);
+  const concurrency = Math.max(10, Math.round(o.streams / 4));
+  const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency, minTokens, maxTokens, verify });
+  const batch = streams.runBatch(concurrency);
+  await sleep(d.timings.drainBudgetSeconds * 500);
+  await d.rolloutRestart();
+  await batch;
+  return streams.records;
+}
+
+const upstreamModes: ScenarioCase = {
+  name: 'against a sampling provider (OpenAI, emulated) rolling restarts leave every stream one answer the provider gave: exact in responses mode, after one reset in restart mode; and exact against the dev upstream',
+  needs: (d) => !!d.useUpstream,
+  // Restart mode against a sampling model resets every takeover: the alert that says so must fire.
+  alerts: { fire: ['LastcallStreamResetsHigh'] },
+  async run(d, o, tag) {
+    const { minTokens, maxTokens } = streamTokens(d);
+    const modes: Record<string, ModeFigures | Record<string, number>> = {};
+    const failures: string[] = [];
+    const all: StreamRecord[] = [];
+    for (const resumeMode of ['responses', 'restart'] as const) {
+      await d.useUpstream!({ kind: 'emulator', resumeMode, minTokens, maxTokens });
+      await d.emulator!.reset();
+      const records = await streamsThroughRollout(d, o, `${tag}-${resumeMode}`, 'upstream');
+      const figures = judgeAgainstUpstream(resumeMode, records, await d.emulator!.generations());
+      modes[resumeMode] = { ...figures, failures: figures.failures.length };
+      failures.push(...listed(resumeMode, figures.failures));
+      if (figures.handedOff === 0) failures.push(`${resumeMode}: no stream was handed off during the rollout`);
+      if (resumeMode === 'restart' && figures.resets === 0)
+        failures.push('restart: no reset (did the sampling upstream continue?)');
+      o.progress(`${resumeMode}: ${JSON.stringify(modes[resumeMode])}`);
+      all.push(...records);
+    }
+    // Back to the dev upstream (the other cases' reference), through the same kind of rollout.
+    await d.useUpstream!({ kind: 'dev' });
+    const dev = await streamsThroughRollout(d, o, `${tag}-dev`, 'reference');
+    const devFailures = streamFailures(dev);
+    modes.dev = {
+      streams: dev.length,
+      handedOff: dev.filter((r) => r.handoffsAt.length > 0).length,
+      exact: dev.filter((r) => r.exact).length,
+      oneAnswer: dev.filter((r) => r.exact).length,
+      resets: dev.reduce((n, r) => n + r.resets, 0),
+    };
+    o.progress(`dev: ${JSON.stringify(modes.dev)}`);
+    failures.push(...devFailures);
+    await d.settle();
+    return { failures, facts: { modes }, streams: [...all, ...dev], tasks: [] };
+  },
+};
+
+export const CASES: readonly ScenarioCase[] = [
+  rollingRestarts,
+  scaleDown,
+  sigkill,
+  databaseRestart,
+  upstreamFaults,
+  upstreamModes,
+];
 
 /** The alerts seen during a case, checked against what the case promises. */
 async function alertCheck(

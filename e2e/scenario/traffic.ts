@@ -6,6 +6,8 @@ import { callApi, type ApiCallStats } from './api.js';
 /** One client stream and how it ended. Text is compared at the end and not kept (bounded memory). */
 export interface StreamRecord {
   readonly index: number;
+  /** The user message, unique per stream: how an upstream's own record of it is found. */
+  readonly content: string;
   readonly maxTokens: number;
   readonly startedAt: number;
   endedAt?: number;
@@ -14,6 +16,10 @@ export interface StreamRecord {
   readonly handoffsAt: number[];
   resumes: number;
   retried503: number;
+  /** `reset` events: the answer started over (restart mode against a sampling upstream). */
+  resets: number;
+  /** SHA-256 of the final text, kept when the text is checked later against what the upstream says it generated. */
+  textSha256?: string;
   /** Tokens received, and the reference length. */
   receivedChars: number;
   expectedChars: number;
@@ -32,12 +38,20 @@ export interface StreamLoadSpec {
   readonly minTokens: number;
   readonly maxTokens: number;
   readonly client?: Pick<StreamClientOptions, 'maxAttempts' | 'retryDelayMs' | 'signal'>;
+  /**
+   * `reference` (default): the text must be the dev upstream's deterministic answer. `upstream`:
+   * a sampling upstream has no reference; the text's digest is kept for the caller to compare
+   * with the upstream's own record of what it generated.
+   */
+  readonly verify?: 'reference' | 'upstream';
 }
 
 /** The reference: what one uninterrupted generation of this conversation produces. */
 export function referenceTokens(content: string, maxTokens: number): readonly string[] {
   return plan([{ role: 'user', content }], maxTokens).tokens;
 }
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const spread = (key: string, lo: number, hi: number) =>
   lo + (createHash('sha256').update(key).digest().readUInt32BE(0) % (hi - lo + 1));
@@ -94,11 +108,13 @@ export class StreamLoad {
     const expectedText = expected.join('');
     const rec: StreamRecord = {
       index,
+      content,
       maxTokens,
       startedAt: Date.now(),
       handoffsAt: [],
       resumes: 0,
       retried503: 0,
+      resets: 0,
       receivedChars: 0,
       expectedChars: expectedText.length,
       exact: false,
@@ -121,7 +137,13 @@ export class StreamLoad {
       rec.streamId = result.streamId;
       rec.resumes = result.resumes;
       rec.retried503 = result.retried503;
+      rec.resets = result.resets;
       rec.receivedChars = result.text.length;
+      if (this.spec.verify === 'upstream') {
+        rec.textSha256 = sha256(result.text);
+        if (result.error) rec.errorEvent = result.error.message;
+        return;
+      }
       rec.exact = result.text === expectedText;
       if (result.error) {
         rec.errorEvent = result.error.message;

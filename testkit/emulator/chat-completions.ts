@@ -88,6 +88,7 @@ export async function handleChat(ctx: EmulatorContext, res: http.ServerResponse,
     profile: profile.name,
     model: r.model,
     mode: decision.mode,
+    lastUserMessage: messages.findLast((m) => m.role === 'user')?.content ?? null,
     prefix,
     choices: plans.map((p) => ({ index: p.index, text: echo, continuation: '', finishReason: null, toolCalls: [] })),
     params: {

@@ -19,6 +19,8 @@ export interface GenerationRecord {
   model: string;
   /** continued: the answer follows the trailing assistant message; new: a whole new answer. */
   mode: 'new' | 'continued';
+  /** The text of the request's last user message (or input item): lets a test find every generation of one conversation. */
+  lastUserMessage: string | null;
   /** The assistant text it continued, when mode is continued. */
   prefix: string | null;
   /** finished also covers a length cap; broken: a fault destroyed the connection; aborted: the client left. */

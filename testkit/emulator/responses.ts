@@ -36,6 +36,9 @@ const itemText = (content: z.infer<typeof inputItem>['content']) =>
 const inputText = (r: ResponseRequest) =>
   typeof r.input === 'string' ? r.input : (r.input ?? []).map((i) => itemText(i.content)).join('\n');
 
+const lastUserText = (r: ResponseRequest) =>
+  typeof r.input === 'string' ? r.input : itemText((r.input ?? []).findLast((i) => (i.role ?? 'user') === 'user')?.content);
+
 const notFound = (ctx: EmulatorContext, res: http.ServerResponse, id: string) =>
   // OpenAI's answer for an id it does not hold, as quoted in
   // https://community.openai.com/t/responses-api-reconnect-to-a-streaming-response/1362217.
@@ -77,6 +80,7 @@ export class ResponsesApi {
       model: r.model,
       // The Responses API documents no prefill: its answer is always a new output message.
       mode: 'new',
+      lastUserMessage: lastUserText(r),
       prefix: null,
       choices: [{ index: 0, text: '', continuation: '', finishReason: null, toolCalls: [] }],
       params: {
