@@ -47,10 +47,12 @@ async function commitLatency() {
 /** Log writes and their p50/p99 as bucket upper bounds, from a replica's histogram. */
 async function logWrites(adminUrl: string) {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const buckets = [...text.matchAll(/^lastcall_stream_log_write_duration_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => ({
-    le: Number(m[1]),
-    count: Number(m[2]),
-  }));
+  const buckets = [...text.matchAll(/^lastcall_stream_log_write_duration_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)/gm)].map(
+    (m) => ({
+      le: Number(m[1]),
+      count: Number(m[2]),
+    }),
+  );
   const total = buckets.at(-1)?.count ?? 0;
   const bound = (q: number) => (buckets.find((b) => b.count >= q * total)?.le ?? NaN) * 1000;
   return `${total} writes, p50 ≤ ${bound(0.5)} ms, p99 ≤ ${bound(0.99)} ms`;

@@ -289,6 +289,32 @@ export const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    title: 'Retention',
+    panels: [
+      {
+        title: 'Rows deleted by retention',
+        description: `${METRICS.retentionDeleted}{kind}: finished streams (with their logs) and tasks (with their steps) deleted RETENTION_HOURS after they ended, idempotency keys, and the tombstones that answer 410 for one more period.`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 12,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: Q.retentionDeletedByKind(), legend: '{{kind}}' }],
+      },
+      {
+        title: 'Seconds since the last retention sweep',
+        description: `time() − ${METRICS.retentionLastSweep} per replica: sweeps run every quarter of the retention period, at most every 5 minutes. A value climbing far past that means sweeps fail (the replica logs why).`,
+        viz: 'timeseries',
+        unit: 's',
+        width: 12,
+        height: 8,
+        min: 0,
+        queries: [{ expr: Q.retentionSweepAge(), legend: '{{replica}}' }],
+      },
+    ],
+  },
+  {
     title: 'Tasks',
     panels: [
       {

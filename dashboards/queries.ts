@@ -84,6 +84,10 @@ export const Q = {
   taskStepP95: (window = RATE): string =>
     `histogram_quantile(0.95, sum by (le, kind) (rate(${METRICS.taskStepDuration}_bucket[${window}])))`,
 
+  // --- Retention -----------------------------------------------------------------------------
+  retentionDeletedByKind: (window = RATE): string => sumRate(METRICS.retentionDeleted, window, 'kind'),
+  retentionSweepAge: (): string => `time() - max by (replica) (${METRICS.retentionLastSweep})`,
+
   // --- Embeddings and memory ----------------------------------------------------------------
   embeddingModelLoadedByReplica: (): string => `sum by (replica) (${METRICS.embeddingModelLoaded})`,
   embeddingModelBytes: (): string => `max by (replica) (${METRICS.embeddingModelBytes})`,

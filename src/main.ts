@@ -16,6 +16,7 @@ import { createLogger } from './log/logger.js';
 import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
+import { createRetentionFeature } from './retention/feature.js';
 import { createStreamsFeature } from './streams/feature.js';
 import { createTasksFeature } from './tasks/feature.js';
 import { systemClock } from './time/clock.js';
@@ -69,13 +70,21 @@ async function main(): Promise<void> {
   const database = await createDatabaseFeature(core, config.database);
   const llm = await createLlmFeature(core, config.llm);
   const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service }, config.vectors);
-  const tasks = createTasksFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search }, config.tasks);
+  const retention = createRetentionFeature({ ...core, db: database.db }, config.retention);
+  const { tombstones } = retention;
+  const tasks = createTasksFeature(
+    { ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search, tombstones },
+    config.tasks,
+  );
   const idempotency = new IdempotencyKeys(database.db);
-  const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency }, config.streams);
+  const streams = createStreamsFeature(
+    { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, tombstones },
+    config.streams,
+  );
   const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
 
   // The shutdown sequence, in one place: each phase runs these features' participants.
-  const features: Feature[] = [http, tasks, streams, embeddings, vectors, llm, database, admin, tracing];
+  const features: Feature[] = [http, tasks, streams, retention, embeddings, vectors, llm, database, admin, tracing];
   for (const f of features) for (const p of f.participants) engine.register(p);
   logger.info({ plan: engine.plan().map((p) => ({ phase: p.phase, participants: p.participants })) }, 'shutdown plan');
 

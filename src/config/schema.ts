@@ -112,8 +112,14 @@ export const envSchema = z.object({
   STREAM_PERSIST: z.enum(['after-send', 'before-send']).default('after-send'),
   /** Comma-separated OpenAI model names answered by the served embedding model. */
   EMBEDDING_MODEL_ALIASES: optionalString,
-  /** How long finished streams, responses and tasks are kept. */
-  RETENTION_HOURS: z.coerce.number().finite().min(1).max(8760).default(24),
+  /** How long finished streams, responses and tasks are kept (fractions allowed, down to a second); 0 keeps them forever. */
+  RETENTION_HOURS: z.coerce
+    .number()
+    .finite()
+    .min(0)
+    .max(8760)
+    .refine((h) => h === 0 || h >= 1 / 3600, 'must be 0 (keep forever) or at least one second (0.000278)')
+    .default(24),
   /** OTLP/HTTP collector for traces; unset: tracing off. */
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
   /** The service name traces carry (the chart sets the release's name). */

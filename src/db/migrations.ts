@@ -153,4 +153,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE streams ADD COLUMN trace jsonb;
       ALTER TABLE tasks ADD COLUMN trace jsonb;`,
   },
+  {
+    id: 25,
+    name: 'retention',
+    // Tombstones of what retention deleted (kept one more period, so a late resume is a 410),
+    // and the index the task sweep walks (streams have had streams_updated since migration 1).
+    sql: `
+      CREATE TABLE expired (
+        kind text NOT NULL,
+        id text NOT NULL,
+        owner text NOT NULL,
+        expired_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (kind, id)
+      );
+      CREATE INDEX expired_at ON expired (expired_at);
+      CREATE INDEX tasks_updated ON tasks (updated_at);
+      CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);`,
+  },
 ];

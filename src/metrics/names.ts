@@ -27,6 +27,8 @@ export const METRICS = {
   streamReattaches: 'lastcall_stream_reattaches_total',
   streamResumeFallbacks: 'lastcall_stream_resume_fallbacks_total',
   streamLogWriteDuration: 'lastcall_stream_log_write_duration_seconds',
+  retentionDeleted: 'lastcall_retention_deleted_total',
+  retentionLastSweep: 'lastcall_retention_last_sweep_timestamp_seconds',
   taskEventStreams: 'lastcall_task_event_streams',
   tasksActive: 'lastcall_tasks_active',
   tasksTotal: 'lastcall_tasks_total',

@@ -1,5 +1,6 @@
 import type { StreamsConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { Tombstones } from '../retention/tombstones.js';
 import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
@@ -19,6 +20,8 @@ export interface StreamsDeps extends CoreDeps {
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
   readonly idempotency: IdempotencyKeys;
+  /** Answers 410 for a stream retention deleted. */
+  readonly tombstones: Tombstones;
 }
 
 /**
@@ -41,6 +44,7 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
     perKeyMax: config.perKeyMax,
     persist: config.persist,
     idempotency: deps.idempotency,
+    tombstones: deps.tombstones,
     formats: {
       native: nativeFormat,
       chat_completions: chatCompletionsFormat,

@@ -3,8 +3,9 @@ import type { Response } from 'express';
 import type { Database } from '../db/database.js';
 import type { IdempotencyKey, IdempotencyKeys } from '../db/idempotency.js';
 import type { DrainState } from '../drain/types.js';
-import { conflict, notFound } from '../errors/errors.js';
+import { conflict, notFound, type ApiError } from '../errors/errors.js';
 import type { Owner } from '../http/auth.js';
+import type { Tombstones } from '../retention/tombstones.js';
 import { requestSignal } from '../http/request-signal.js';
 import { LeaseKeeper } from '../leases/keeper.js';
 import type { ClaimVia } from '../leases/table.js';
@@ -42,6 +43,7 @@ export interface StreamManagerOptions {
   readonly persist: 'after-send' | 'before-send';
   readonly formats: Readonly<Record<FrontDoor, Format>>;
   readonly idempotency: IdempotencyKeys;
+  readonly tombstones: Tombstones;
 }
 
 /** A stream to start: what to generate, the API it is spoken through, and whether it needs a client. */
@@ -193,7 +195,7 @@ export class StreamManager implements FollowContext {
     const row = await this.store.get(id);
     if (requestSignal(res).aborted) return;
     // Another owner's stream looks exactly like a missing one.
-    if (!row || row.owner !== owner) throw notFound('stream');
+    if (!row || row.owner !== owner) throw await this.missing(id, owner);
     const renderer = this.opts.formats[row.format].renderer(row, position);
     if (row.status !== 'generating' && renderer.cursor > row.lastSeq + 1) {
       throw conflict('ahead_of_log', `the resume point is beyond this finished stream's last event ${row.lastSeq + 1}`);
@@ -205,8 +207,13 @@ export class StreamManager implements FollowContext {
   /** The stream's row, if `owner` owns it; another owner's stream looks exactly like a missing one. */
   async owned(owner: Owner, id: string): Promise<StreamRow> {
     const row = await this.store.get(id);
-    if (!row || row.owner !== owner) throw notFound('stream');
+    if (!row || row.owner !== owner) throw await this.missing(id, owner);
     return row;
+  }
+
+  /** 404, or 410 for the owner's stream that retention deleted. */
+  private missing(id: string, owner: Owner): Promise<ApiError> {
+    return this.opts.tombstones.missing('stream', id, owner);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
+import type { Tombstones } from '../retention/tombstones.js';
 import { createTaskMetrics } from './metrics.js';
 import { TaskEvents } from './events.js';
 import { mountTaskRoutes } from './routes.js';
@@ -16,6 +17,8 @@ export interface TasksDeps extends CoreDeps {
   readonly httpMetrics: HttpMetrics;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
+  /** Answers 410 for a task retention deleted. */
+  readonly tombstones: Tombstones;
 }
 
 /** Durable multi-step agent tasks: the /v1/tasks API, the lease-holding worker, and their shutdown. */
@@ -44,7 +47,7 @@ export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Featur
 
   return {
     name: 'tasks',
-    mount: (api) => mountTaskRoutes(api, { store, worker, events, metrics }),
+    mount: (api) => mountTaskRoutes(api, { store, worker, events, metrics, tombstones: deps.tombstones }),
     participants: [
       {
         name: 'tasks:stop-claiming',

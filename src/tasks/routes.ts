@@ -6,6 +6,7 @@ import { noteInLogContext } from '../log/context.js';
 import { route } from '../http/routes.js';
 import { resumeCursor } from '../http/sse.js';
 import { text } from '../http/validate.js';
+import type { Tombstones } from '../retention/tombstones.js';
 import type { TaskMetrics } from './metrics.js';
 import type { TaskEvents } from './events.js';
 import { DEFAULT_MAX_STEPS, MAX_STEPS, MIN_STEPS } from './plan.js';
@@ -21,9 +22,11 @@ const createTask = z.object({
 /** POST /v1/tasks, GET and DELETE /v1/tasks/:id, GET /v1/tasks/:id/events (SSE). */
 export function mountTaskRoutes(
   api: Router,
-  deps: { store: TaskStore; worker: TaskWorker; events: TaskEvents; metrics: TaskMetrics },
+  deps: { store: TaskStore; worker: TaskWorker; events: TaskEvents; metrics: TaskMetrics; tombstones: Tombstones },
 ): void {
   const { store, worker, events, metrics } = deps;
+  /** 404, or 410 for the owner's task that retention deleted. */
+  const missing = (id: string, owner: string) => deps.tombstones.missing('task', id, owner);
 
   route(api, '/tasks', {
     post: async (req, res) => {
@@ -36,8 +39,9 @@ export function mountTaskRoutes(
 
   route(api, '/tasks/:id', {
     get: async (req, res) => {
-      const task = await store.get(taskId(req), ownerOf(res));
-      if (!task) throw notFound('task');
+      const [id, owner] = [taskId(req), ownerOf(res)];
+      const task = await store.get(id, owner);
+      if (!task) throw await missing(id, owner);
       res.json(taskView(task, await store.steps(task.id)));
     },
     delete: async (req, res) => {
@@ -48,7 +52,7 @@ export function mountTaskRoutes(
         worker.cancelLocal(id);
       }
       const task = await store.get(id, owner);
-      if (!task) throw notFound('task');
+      if (!task) throw await missing(id, owner);
       if (task.status !== 'cancelled')
         throw conflict('task_finished', `task is already ${task.status}; only queued or running tasks can be cancelled`);
       res.json(taskView(task, await store.steps(task.id)));
@@ -58,8 +62,9 @@ export function mountTaskRoutes(
   route(api, '/tasks/:id/events', {
     get: async (req, res) => {
       const after = resumeAfter(req);
-      const task = await store.get(taskId(req), ownerOf(res));
-      if (!task) throw notFound('task');
+      const [id, owner] = [taskId(req), ownerOf(res)];
+      const task = await store.get(id, owner);
+      if (!task) throw await missing(id, owner);
       await events.serve(res, task, after);
     },
   });

@@ -89,7 +89,8 @@ describe('app settings', () => {
   it('the schema refuses what the app would', () => {
     expect(renderError({ set: { 'config.llmResumeMode': 'guess' } })).toMatch(/llmResumeMode/);
     expect(renderError({ set: { 'config.streamPersist': 'never' } })).toMatch(/streamPersist/);
-    expect(renderError({ set: { 'config.retentionHours': 0 } })).toMatch(/retentionHours/);
+    expect(renderError({ set: { 'config.retentionHours': -1 } })).toMatch(/retentionHours/);
+    expect(renderError({ set: { 'config.retentionHours': 0.0001 } })).toMatch(/retentionHours/);
     expect(renderError({ setJson: { 'config.embeddingModelAliases': ['a,b'] } })).toMatch(/embeddingModelAliases/);
     expect(renderError({ set: { 'tracing.otlpEndpoint': 'otel:4318' } })).toMatch(/otlpEndpoint/);
   });

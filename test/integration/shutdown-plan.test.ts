@@ -15,7 +15,10 @@ describe('the shutdown plan logged at start-up', () => {
     const line = await svc.waitForLog((l) => l.msg === 'shutdown plan');
     expect(line.plan).toEqual([
       { phase: 'announce', participants: [] },
-      { phase: 'stop-intake', participants: ['public-http:stop-intake', 'tasks:stop-claiming', 'streams:stop-claiming'] },
+      {
+        phase: 'stop-intake',
+        participants: ['public-http:stop-intake', 'tasks:stop-claiming', 'streams:stop-claiming', 'retention:stop'],
+      },
       { phase: 'drain', participants: ['public-http:drain', 'tasks:drain', 'streams:drain', 'embeddings:drain'] },
       { phase: 'handoff', participants: ['tasks:handoff', 'tasks:event-streams', 'streams:handoff', 'embeddings:close'] },
       { phase: 'release', participants: ['public-http:release', 'embeddings:release', 'llm:upstream-sockets', 'database'] },
