@@ -102,6 +102,8 @@ export interface StreamsConfig {
   readonly leaseSeconds: number;
   /** `before-send`: a batch of tokens reaches clients only once its write committed. */
   readonly persist: Env['STREAM_PERSIST'];
+  /** `compact`: a finished stream's log becomes one row. */
+  readonly logFormat: Env['STREAM_LOG_FORMAT'];
   /** Streams one key may have generating at once, across replicas. */
   readonly perKeyMax: number;
 }
@@ -186,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrent: e.MAX_CONCURRENT_STREAMS,
       leaseSeconds: e.TASK_LEASE_SECONDS,
       persist: e.STREAM_PERSIST,
+      logFormat: e.STREAM_LOG_FORMAT,
       perKeyMax: e.KEY_MAX_STREAMS,
     },
     tasks: {

@@ -110,6 +110,11 @@ export const envSchema = z.object({
   LLM_RESUME_MODE: optionalString.pipe(z.enum(['responses', 'vllm', 'prefix', 'trailing', 'restart']).optional()),
   /** `before-send`: no token reaches a client before its batch is committed (closes the SIGKILL seam). */
   STREAM_PERSIST: z.enum(['after-send', 'before-send']).default('after-send'),
+  /**
+   * `compact`: a finished stream's log is rewritten as one row (a few bytes per token instead of
+   * ~100). Releases before this one cannot read it: set it once none of them will run again.
+   */
+  STREAM_LOG_FORMAT: z.enum(['rows', 'compact']).default('rows'),
   /** Comma-separated OpenAI model names answered by the served embedding model. */
   EMBEDDING_MODEL_ALIASES: optionalString,
   /** How long finished streams, responses and tasks are kept (fractions allowed, down to a second); 0 keeps them forever. */

@@ -170,4 +170,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_updated ON tasks (updated_at);
       CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);`,
   },
+  {
+    id: 26,
+    name: 'stream_logs',
+    // A finished stream's whole log in one row (STREAM_LOG_FORMAT=compact): a JSON array whose
+    // element i is entry i + 1, a string for text and an object for anything else. Per-token
+    // rows cost ~100 bytes each in heap and index; this costs the text and a few bytes, and
+    // PostgreSQL compresses it once it passes 2 kB. Releases before this one cannot read it.
+    sql: `
+      CREATE TABLE stream_logs (
+        stream_id text PRIMARY KEY REFERENCES streams (id) ON DELETE CASCADE,
+        entries json NOT NULL
+      );`,
+  },
 ];

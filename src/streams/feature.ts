@@ -43,6 +43,7 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
     maxConcurrent: config.maxConcurrent,
     perKeyMax: config.perKeyMax,
     persist: config.persist,
+    logFormat: config.logFormat,
     idempotency: deps.idempotency,
     tombstones: deps.tombstones,
     formats: {

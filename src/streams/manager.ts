@@ -41,6 +41,7 @@ export interface StreamManagerOptions {
   /** Streams one key may have generating at once, across replicas. */
   readonly perKeyMax: number;
   readonly persist: 'after-send' | 'before-send';
+  readonly logFormat: 'rows' | 'compact';
   readonly formats: Readonly<Record<FrontDoor, Format>>;
   readonly idempotency: IdempotencyKeys;
   readonly tombstones: Tombstones;
@@ -89,7 +90,7 @@ export class StreamManager implements FollowContext {
     this.drain = opts.drain;
     this.logger = opts.logger;
     this.metrics = opts.metrics;
-    this.store = new StreamStore(opts.db, opts.replica, opts.leaseSeconds, opts.perKeyMax);
+    this.store = new StreamStore(opts.db, opts.replica, opts.leaseSeconds, opts.perKeyMax, opts.logFormat, opts.logger);
     this.admission = new Admission({
       maxConcurrent: opts.maxConcurrent,
       generating: () => this.gens.size,

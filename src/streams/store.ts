@@ -3,6 +3,7 @@ import { QUOTA_LOCKS, withinQuota, type Quota } from '../db/quota.js';
 import type { Owner } from '../http/auth.js';
 import { LeaseTable, type ClaimVia, type Lease } from '../leases/table.js';
 import type { LogEntry, UpstreamCursor } from '../llm/upstream.js';
+import type { Logger } from '../log/logger.js';
 import type { Entry, FrontDoor, Outcome, StreamRequest } from './protocol.js';
 
 export interface StreamRow {
@@ -53,8 +54,40 @@ export interface PendingBatch extends Lease {
 /** Earlier releases keep text in `text`; anything else goes to `data` with an empty text. */
 const stored = (e: Entry): { text: string; data: string | null } =>
   e.kind === 'text' ? { text: e.text, data: null } : { text: '', data: JSON.stringify(e) };
-const fromStored = (r: { seq: number; text: string; data: (LogEntry & { seq?: number }) | null }): Entry =>
-  r.data ? { ...r.data, seq: r.seq } : { kind: 'text', text: r.text, seq: r.seq };
+interface StoredEntry {
+  seq: number;
+  text: string;
+  data: (LogEntry & { seq?: number }) | null;
+}
+const fromStored = (r: StoredEntry): Entry => (r.data ? { ...r.data, seq: r.seq } : { kind: 'text', text: r.text, seq: r.seq });
+
+/**
+ * A stream's log as rows of (seq, text, data), wherever it is kept: per-entry rows, or the one
+ * compacted row of a finished stream. One statement reads both, so a reader racing the
+ * compaction sees one or the other, never neither. `$1` is the stream id; callers add the rest.
+ */
+const LOG_ENTRIES = `SELECT * FROM (
+    SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1
+    UNION ALL
+    SELECT e.i::int,
+           CASE WHEN json_typeof(e.v) = 'string' THEN e.v #>> '{}' ELSE '' END,
+           CASE WHEN json_typeof(e.v) = 'string' THEN NULL ELSE e.v::jsonb END
+    FROM stream_logs l CROSS JOIN LATERAL json_array_elements(l.entries) WITH ORDINALITY AS e(v, i)
+    WHERE l.stream_id = $1
+  ) AS log`;
+
+/**
+ * Rewrites a finished stream's per-entry rows as its one compact row, atomically. Nothing is
+ * lost if it never runs (a crash right after the finish): the rows stay readable as they are.
+ */
+const COMPACT = `WITH log AS (
+    INSERT INTO stream_logs (stream_id, entries)
+    SELECT $1, json_agg(CASE WHEN data IS NULL THEN to_json(text) ELSE data::json END ORDER BY seq)
+    FROM stream_chunks WHERE stream_id = $1
+    HAVING count(*) > 0
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING stream_id)
+  DELETE FROM stream_chunks WHERE stream_id IN (SELECT stream_id FROM log)`;
 
 const ROW = `id, owner, request, status, epoch, last_seq, finish, format, detached, upstream, created_at, trace,
   ${LeaseTable.FREE} AS claimable`;
@@ -106,6 +139,8 @@ export class StreamStore {
     private readonly replica: string,
     private readonly leaseSeconds: number,
     perKeyMax: number,
+    private readonly logFormat: 'rows' | 'compact' = 'rows',
+    private readonly logger?: Logger,
   ) {
     this.leases = new LeaseTable(db, { table: 'streams', activeStatus: 'generating' }, replica, leaseSeconds);
     // Only streams a replica is generating count: one a client left (released, still resumable) does not.
@@ -185,19 +220,17 @@ export class StreamStore {
 
   /** Entries after `afterSeq`, in order, at most `limit`. */
   async entries(id: string, afterSeq: number, limit: number): Promise<Entry[]> {
-    const { rows } = await this.db.query<{ seq: number; text: string; data: LogEntry | null }>(
-      'SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-      [id, afterSeq, limit],
-    );
+    const { rows } = await this.db.query<StoredEntry>(`${LOG_ENTRIES} WHERE seq > $2 ORDER BY seq LIMIT $3`, [
+      id,
+      afterSeq,
+      limit,
+    ]);
     return rows.map(fromStored);
   }
 
   /** The whole log up to `lastSeq`, which a continuation starts from; throws if any entry is missing. */
   async log(id: string, lastSeq: number): Promise<Entry[]> {
-    const { rows } = await this.db.query<{ seq: number; text: string; data: LogEntry | null }>(
-      'SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1 AND seq <= $2 ORDER BY seq',
-      [id, lastSeq],
-    );
+    const { rows } = await this.db.query<StoredEntry>(`${LOG_ENTRIES} WHERE seq <= $2 ORDER BY seq`, [id, lastSeq]);
     if (rows.length !== lastSeq) throw new Error(`stream ${id}: log has ${rows.length} entries, expected ${lastSeq}`);
     return rows.map(fromStored);
   }
@@ -252,7 +285,18 @@ export class StreamStore {
        WHERE ${this.leases.fence(1, 2, 3)} AND last_seq = $6`,
       [lease.id, lease.epoch, this.replica, status, JSON.stringify(outcome), lastSeq],
     );
+    if (r.rowCount === 1) await this.compact(lease.id);
     return r.rowCount === 1;
+  }
+
+  /** With STREAM_LOG_FORMAT=compact, makes a finished stream's log one row; a failure leaves the rows, readable as they are. */
+  private async compact(id: string): Promise<void> {
+    if (this.logFormat !== 'compact') return;
+    try {
+      await this.db.query(COMPACT, [id]);
+    } catch (err) {
+      this.logger?.warn({ stream: id, err: (err as Error).message }, 'could not compact a finished stream log; its rows stay');
+    }
   }
 
   /**
@@ -266,6 +310,9 @@ export class StreamStore {
        RETURNING ${ROW}`,
       [id, owner, JSON.stringify({ finish_reason: 'cancelled' })],
     );
+    // The replica generating it may still be writing its last batch: that write is fenced (not
+    // `generating` any more), so what is compacted here is the whole log.
+    if (rows[0]) await this.compact(id);
     return rows[0] && toRow(rows[0]);
   }
 
