@@ -59,6 +59,7 @@ describe('app settings', () => {
   it("defaults: after-send persistence, 24 h retention, the app's resume mode, no aliases, no tracing", () => {
     const data = configMap(render());
     expect(data.STREAM_PERSIST).toBe('after-send');
+    expect(data.STREAM_LOG_FORMAT).toBe('rows');
     expect(data.RETENTION_HOURS).toBe('24');
     for (const k of ['LLM_RESUME_MODE', 'EMBEDDING_MODEL_ALIASES', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME'])
       expect(data[k], k).toBeUndefined();
@@ -70,6 +71,7 @@ describe('app settings', () => {
         set: {
           'config.llmResumeMode': 'responses',
           'config.streamPersist': 'before-send',
+          'config.streamLogFormat': 'compact',
           'config.retentionHours': 72,
           'tracing.otlpEndpoint': 'http://otel:4318',
         },
@@ -79,6 +81,7 @@ describe('app settings', () => {
     expect(data).toMatchObject({
       LLM_RESUME_MODE: 'responses',
       STREAM_PERSIST: 'before-send',
+      STREAM_LOG_FORMAT: 'compact',
       RETENTION_HOURS: '72',
       EMBEDDING_MODEL_ALIASES: 'text-embedding-3-small,text-embedding-3-large',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
@@ -89,6 +92,7 @@ describe('app settings', () => {
   it('the schema refuses what the app would', () => {
     expect(renderError({ set: { 'config.llmResumeMode': 'guess' } })).toMatch(/llmResumeMode/);
     expect(renderError({ set: { 'config.streamPersist': 'never' } })).toMatch(/streamPersist/);
+    expect(renderError({ set: { 'config.streamLogFormat': 'zip' } })).toMatch(/streamLogFormat/);
     expect(renderError({ set: { 'config.retentionHours': -1 } })).toMatch(/retentionHours/);
     expect(renderError({ set: { 'config.retentionHours': 0.0001 } })).toMatch(/retentionHours/);
     expect(renderError({ setJson: { 'config.embeddingModelAliases': ['a,b'] } })).toMatch(/embeddingModelAliases/);
