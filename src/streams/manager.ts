@@ -12,7 +12,7 @@ import type { ClaimVia } from '../leases/table.js';
 import { answerText, type UpstreamAdapter } from '../llm/upstream.js';
 import { noteInLogContext } from '../log/context.js';
 import type { Logger } from '../log/logger.js';
-import { contextOf, linkTo, traceparentOf, tracer } from '../tracing/spans.js';
+import { continueTrace, traceparentOf, tracer } from '../tracing/spans.js';
 import type { HttpMetrics } from '../metrics/http.js';
 import { untilAborted, type Deadline } from '../time/clock.js';
 import { Quiescence } from '../time/quiescence.js';
@@ -254,17 +254,10 @@ export class StreamManager implements FollowContext {
     this.logger.info({ stream: row.id, epoch: row.epoch, fromSeq: row.lastSeq, via: row.via }, 'took over a stream generation');
     if (row.via) this.metrics.takeovers.inc({ via: row.via });
     // The same trace, with a link to the generation of the replica before.
-    const span = tracer.startSpan(
+    const span = continueTrace(
       'stream.generate',
-      {
-        attributes: {
-          'lastcall.stream.id': row.id,
-          'lastcall.front_door': row.format,
-          'lastcall.takeover.via': row.via ?? 'client',
-        },
-        links: linkTo(row.trace?.last),
-      },
-      contextOf(row.trace?.root),
+      { 'lastcall.stream.id': row.id, 'lastcall.front_door': row.format, 'lastcall.takeover.via': row.via ?? 'client' },
+      row.trace,
     );
     const lease = { id: row.id, epoch: row.epoch };
     const last = traceparentOf(span);

@@ -9,7 +9,7 @@ import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
 import { runStep, stepInput, type SearchFn } from './steps.js';
 import { context, trace } from '@opentelemetry/api';
 import { LeaseKeeper, type LeaseLoss } from '../leases/keeper.js';
-import { contextOf, inSpan, linkTo, traceparentOf, tracer } from '../tracing/spans.js';
+import { continueTrace, inSpan, traceparentOf } from '../tracing/spans.js';
 import { LeaseLost, type ClaimedTask, type TaskStore } from './store.js';
 
 export interface TaskWorkerOptions {
@@ -133,17 +133,10 @@ export class TaskWorker {
     const { task, epoch, steps } = lease;
     this.keeper.hold({ id: task.id, epoch }, (why) => run.abort.abort(why satisfies StopReason));
     // This replica's run, in the task's trace, linked to the run before it (a handoff or an expiry).
-    const span = tracer.startSpan(
+    const span = continueTrace(
       'task.run',
-      {
-        attributes: {
-          'lastcall.task.id': task.id,
-          'lastcall.task.from_step': steps.length,
-          'lastcall.takeover.via': lease.via ?? 'fresh',
-        },
-        links: linkTo(task.trace?.last),
-      },
-      contextOf(task.trace?.root),
+      { 'lastcall.task.id': task.id, 'lastcall.task.from_step': steps.length, 'lastcall.takeover.via': lease.via ?? 'fresh' },
+      task.trace,
     );
     const last = traceparentOf(span);
     if (last) void store.noteTrace(task.id, epoch, last).catch(() => undefined);

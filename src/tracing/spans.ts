@@ -29,6 +29,18 @@ export function linkTo(traceparent: string | undefined): Link[] {
   return spanContext ? [{ context: spanContext }] : [];
 }
 
+/**
+ * This replica's part of a stream's or task's trace: a span in the stored trace (under its root),
+ * linked to the span of the replica that held it before.
+ */
+export function continueTrace(
+  name: string,
+  attributes: SpanOptions['attributes'],
+  stored: { readonly root?: StoredTrace; readonly last?: StoredTrace } | null | undefined,
+): Span {
+  return tracer.startSpan(name, { attributes, links: linkTo(stored?.last) }, contextOf(stored?.root));
+}
+
 /** Runs `fn` in a new span (a child of the active one), ending it with `fn`, recording a throw. */
 export async function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
   return tracer.startActiveSpan(name, options, async (span) => {
