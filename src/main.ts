@@ -64,8 +64,11 @@ async function main(): Promise<void> {
   const database = await createDatabaseFeature(core, config.database);
   const llm = await createLlmFeature(core, config.llm);
   const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service }, config.vectors);
-  const tasks = createTasksFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search }, config.tasks);
   const idempotency = new IdempotencyKeys(database.db);
+  const tasks = createTasksFeature(
+    { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, search: vectors.search },
+    config.tasks,
+  );
   const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency }, config.streams);
   const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
 

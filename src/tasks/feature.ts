@@ -1,5 +1,6 @@
 import type { TasksConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
@@ -14,6 +15,8 @@ export interface TasksDeps extends CoreDeps {
   readonly db: Database;
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
+  /** `Idempotency-Key` on POST /v1/tasks. */
+  readonly idempotency: IdempotencyKeys;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
 }
@@ -44,7 +47,7 @@ export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Featur
 
   return {
     name: 'tasks',
-    mount: (api) => mountTaskRoutes(api, { store, worker, events, metrics }),
+    mount: (api) => mountTaskRoutes(api, { store, worker, events, metrics, idempotency: deps.idempotency }),
     participants: [
       {
         name: 'tasks:stop-claiming',

@@ -92,17 +92,26 @@ export class TaskStore {
     };
   }
 
-  /** Queues a task, within the owner's quota of queued and running tasks. */
-  async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
+  /**
+   * Queues a task, within the owner's quota of queued and running tasks. `also` runs in the same
+   * transaction with the new id (an idempotency key recorded with it).
+   */
+  async create(
+    owner: string,
+    prompt: string,
+    maxSteps: number,
+    also?: (c: Queryable, id: string) => Promise<void>,
+  ): Promise<string> {
     const id = newTaskId();
-    await withinQuota(this.db, this.quota, owner, 1, (c) =>
-      c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
+    await withinQuota(this.db, this.quota, owner, 1, async (c) => {
+      await c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status) VALUES ($1, $2, $3, $4, 'queued')`, [
         id,
         owner,
         prompt,
         maxSteps,
-      ]),
-    );
+      ]);
+      await also?.(c, id);
+    });
     return id;
   }
 
