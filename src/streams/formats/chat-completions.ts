@@ -39,8 +39,9 @@ export const chatCompletionsFormat: Format = {
       headers: {},
       retryMs: undefined,
       cursor,
-      // The role comes first, as OpenAI sends it; a client resuming mid-stream has it already.
-      opening: () => (cursor === 0 ? sseFrame({ ...base, choices: choice({ role: 'assistant', content: '' }) }) : ''),
+      // The role comes first, as OpenAI sends it (id 0: every chunk has an id); a client resuming
+      // mid-stream has it already.
+      opening: () => (cursor === 0 ? sseFrame({ ...base, choices: choice({ role: 'assistant', content: '' }) }, { id: 0 }) : ''),
       entry(e) {
         switch (e.kind) {
           case 'text':
@@ -61,16 +62,19 @@ export const chatCompletionsFormat: Format = {
         }
       },
       finalNeedsAnswer: false,
+      // The closing chunks (finish, then usage when asked for) share id lastSeq + 1: a client that
+      // resumes with that id has them, and gets only `[DONE]`.
       final(lastSeq, outcome) {
+        const id = lastSeq + 1;
+        const has = cursor >= id;
         if (isFailure(outcome)) {
-          return sseFrame({
-            error: { message: outcome.error.message, type: 'server_error', param: null, code: outcome.error.code },
-          });
+          if (has) return '';
+          const error = { message: outcome.error.message, type: 'server_error', param: null, code: outcome.error.code };
+          return sseFrame({ error }, { id });
         }
-        const usage = req.include_usage && outcome.usage ? sseFrame({ ...base, choices: [], usage: outcome.usage }) : '';
-        return (
-          sseFrame({ ...base, choices: choice({}, finishReason(outcome)) }, { id: lastSeq + 1 }) + usage + sseFrame('[DONE]')
-        );
+        if (has) return sseFrame('[DONE]');
+        const usage = req.include_usage && outcome.usage ? sseFrame({ ...base, choices: [], usage: outcome.usage }, { id }) : '';
+        return sseFrame({ ...base, choices: choice({}, finishReason(outcome)) }, { id }) + usage + sseFrame('[DONE]');
       },
       handoff: (reason, lastSeq) =>
         sseFrame({
