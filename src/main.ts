@@ -15,6 +15,7 @@ import { createLogger } from './log/logger.js';
 import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
+import { createOpenAiFeature } from './openai/feature.js';
 import { createStreamsFeature } from './streams/feature.js';
 import { createTasksFeature } from './tasks/feature.js';
 import { systemClock } from './time/clock.js';
@@ -70,7 +71,8 @@ async function main(): Promise<void> {
     config.tasks,
   );
   const streams = createStreamsFeature({ ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency }, config.streams);
-  const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
+  const openai = createOpenAiFeature({ ...core, manager: streams.manager, embeddings: embeddings.service }, config.openai);
+  const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams, openai] }, config.http);
 
   // The shutdown sequence, in one place: each phase runs these features' participants.
   const features: Feature[] = [http, tasks, streams, embeddings, vectors, llm, database, admin];
