@@ -32,7 +32,8 @@ export const handedOff = (streamId: string) =>
     503,
     'stream_handed_off',
     `this replica handed stream ${streamId} off before it finished; retry with the same Idempotency-Key to get the whole answer`,
-    { ...retryHeaders(0.25), 'Lastcall-Stream-Id': streamId },
+    // Connection: close, so the retry opens a new connection, which the Service gives a serving replica.
+    { ...retryHeaders(0.25), 'Lastcall-Stream-Id': streamId, Connection: 'close' },
   );
 
 /** The upstream failed for good: a retry would only repeat it, so the SDK is told not to. */

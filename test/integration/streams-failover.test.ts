@@ -1,9 +1,9 @@
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
 import { FATAL_BUDGET_MS } from '../../src/drain/signals.js';
 import { plan } from '../../src/upstream/text.js';
+import { forwarder } from '../../testkit/forwarder.js';
 import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
@@ -16,35 +16,6 @@ function longPrompt(tag: string) {
     const messages = [{ role: 'user', content: `${tag} ${i}: tell me about draining pods` }];
     if (plan(messages).tokens.length >= MAX_TOKENS) return { messages, max_tokens: MAX_TOKENS };
   }
-}
-
-/** A TCP forwarder standing in for the Service: new connections go to whichever replica it points at. */
-function forwarder() {
-  let target = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.on('close', () => sockets.delete(client));
-    upstream.on('close', () => sockets.delete(upstream));
-    client.pipe(upstream).pipe(client);
-    // A killed replica resets its sockets: the client must see its connection cut too.
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  return {
-    point: (port: number) => void (target = port),
-    listen: () =>
-      new Promise<string>((resolve) =>
-        server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)),
-      ),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
 }
 
 describe('a stream survives the replica generating it (two replicas, one PostgreSQL)', () => {
