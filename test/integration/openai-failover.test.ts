@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
@@ -161,6 +162,50 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
       // Nobody asked for it on B: its detached-stream worker claimed the lease A released at handoff.
       const takeover = b.logs.find((l) => l.msg === 'took over a stream generation' && l.stream === id.slice('resp_'.length));
       expect(takeover?.via).toBe('handoff');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a streamed chat completion ends with an OpenAI error chunk at handoff and resumes in the same chunks on B', async () => {
+    const { a, proxy, client } = await replicaA('openai-a-stream');
+    const { input, reference } = prompt('stream');
+    try {
+      const { data: stream, response } = await client.chat.completions
+        .create({ model: 'lastcall-dev', messages: [{ role: 'user', content: input }], stream: true })
+        .withResponse();
+      const id = response.headers.get('lastcall-stream-id')!;
+      let text = '';
+      let entries = 0;
+      const err = await (async () => {
+        for await (const c of stream) {
+          const piece = c.choices[0]?.delta.content;
+          if (piece) text += piece;
+          if (piece && ++entries === 40) {
+            proxy.point(b.port);
+            a.kill('SIGTERM');
+          }
+        }
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // The SDK raises the error chunk: no silently truncated answer.
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      const error = (err as InstanceType<typeof OpenAI.APIError>).error as Record<string, unknown>;
+      expect(error).toMatchObject({ type: 'server_shutdown', code: 'stream_handed_off', stream_id: id, last_event_id: entries });
+      const rest = await client.get<AsyncIterable<ChatCompletionChunk>>(`/streams/${id}`, {
+        stream: true,
+        headers: { 'Last-Event-ID': String(entries) },
+      });
+      let finish: string | null | undefined;
+      for await (const c of rest) {
+        text += c.choices[0]?.delta.content ?? '';
+        finish ??= c.choices[0]?.finish_reason;
+      }
+      expect(text).toBe(reference);
+      expect(finish).toBe('stop');
+      expect((await a.exited).code).toBe(0);
     } finally {
       await proxy.close();
     }
