@@ -34,6 +34,10 @@ export const chatCompletionsFormat: Format = {
       ...(req.include_usage ? { usage: null } : {}),
     };
     const choice = (delta: object, finish: string | null = null) => [{ index: 0, delta, logprobs: null, finish_reason: finish }];
+    // A text chunk is written once per token: its JSON around the content is the same every time.
+    const textChunk = JSON.stringify({ ...base, choices: choice({ content: '' }) });
+    const at = textChunk.lastIndexOf('"content":""') + '"content":'.length;
+    const [before, after] = [textChunk.slice(0, at), textChunk.slice(at + 2)];
     const cursor = position ?? 0;
     return {
       headers: {},
@@ -45,7 +49,7 @@ export const chatCompletionsFormat: Format = {
       entry(e) {
         switch (e.kind) {
           case 'text':
-            return sseFrame({ ...base, choices: choice({ content: e.text }) }, { id: e.seq });
+            return `id: ${e.seq}\ndata: ${before}${JSON.stringify(e.text)}${after}\n\n`;
           case 'tool': {
             const call = {
               index: e.index,

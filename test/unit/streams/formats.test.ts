@@ -89,3 +89,23 @@ describe('Responses event rendering', () => {
     });
   });
 });
+
+describe('the text chunk written per token', () => {
+  it('is exactly the JSON of the whole chunk, whatever the text or model name holds', () => {
+    for (const model of ['m', 'a "content":"" b', 'ü\u2028\\']) {
+      const r = chatCompletionsFormat.renderer(info({ model }), undefined);
+      for (const text of ['x', '', '"quoted"', '\n\\ ü 😀', '"content":""']) {
+        const frame = r.entry({ kind: 'text', text, seq: 7 });
+        const expected = {
+          id: 'chatcmpl-AAAAAAAAAAAAAAAAAAAAAA',
+          object: 'chat.completion.chunk',
+          created: 1_700_000_000,
+          model,
+          usage: null,
+          choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
+        };
+        expect(frame).toBe(`id: 7\ndata: ${JSON.stringify(expected)}\n\n`);
+      }
+    }
+  });
+});
