@@ -169,6 +169,13 @@ describe('the OpenAI-compatible front door, through the official openai client (
     for await (const e of await client.responses.retrieve(id, { stream: true, starting_after: 10 })) resumed.push(e);
     expect(resumed.map((e) => e.sequence_number)).toEqual(events.slice(11).map((e) => e.sequence_number));
     expect(resumed).toEqual(events.slice(11));
+    // lastcall's own GET /v1/streams/:id resumes it in the same events, the sequence number as Last-Event-ID.
+    const streamId = id.slice('resp_'.length);
+    const viaStreams = await frames(
+      await fetch(`${svc.url}/v1/streams/${streamId}`, { headers: { Authorization: `Bearer ${KEY}`, 'Last-Event-ID': '10' } }),
+    );
+    expect(viaStreams.map((f) => JSON.parse(f.data) as ResponseStreamEvent)).toEqual(events.slice(11));
+    expect(viaStreams.map((f) => f.event)).toEqual(events.slice(11).map((e) => e.type));
     // From its last closing event: nothing more, and no error.
     const last = events.length - 1;
     const none: ResponseStreamEvent[] = [];
