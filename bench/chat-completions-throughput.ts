@@ -9,7 +9,7 @@ import express from 'express';
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import { startPostgres } from '../testkit/postgres.js';
-import { startService } from '../testkit/service.js';
+import { releaseServices, startService } from '../testkit/service.js';
 import { percentile, startUpstream, timedTokens } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 50);
@@ -106,7 +106,7 @@ try {
       `added p99 inter-token latency median ${f(median(added))} ms (rounds ${added.map(f).join(', ')}) [< 2 ms]`,
   );
 } finally {
-  svc.kill('SIGKILL');
+  await releaseServices(); // the replica and its data directory
   proxy.close();
   upstream.stop();
   await pg.stop();
