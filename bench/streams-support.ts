@@ -20,14 +20,14 @@ export function startUpstream(tokensPerSecond: number): Promise<{ url: string; s
   });
 }
 
-/** Reads an SSE response, timestamping every `data:` line that carries a token. */
-export async function timedTokens(res: Response): Promise<number[]> {
+/** Reads an SSE response, timestamping every `data:` line that carries a token (`token` matches one: lastcall's own by default). */
+export async function timedTokens(res: Response, token: RegExp = /^data: \{"text"/gm): Promise<number[]> {
   const times: number[] = [];
   const decoder = new TextDecoder();
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     const now = performance.now();
     const text = decoder.decode(chunk, { stream: true });
-    for (const m of text.matchAll(/^data: \{"text"/gm)) if (m) times.push(now);
+    for (const m of text.matchAll(token)) if (m) times.push(now);
   }
   return times;
 }

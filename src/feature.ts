@@ -13,6 +13,8 @@ export interface Feature {
   /** Mounts routes: `api` is /v1 behind auth and JSON parsing; `app` is the root (demo page). */
   mount?(api: Router, app: Express): void;
   readonly participants: readonly Participant[];
+  /** Paths spoken in OpenAI's shapes: their errors, whatever raises them, are OpenAI's `{"error":{"message","type","param","code"}}`. */
+  readonly openAiPaths?: readonly string[];
 }
 
 /** What every feature may use. */

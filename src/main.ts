@@ -16,6 +16,7 @@ import { createLogger } from './log/logger.js';
 import { createHttpMetrics } from './metrics/http.js';
 import { createRegistry } from './metrics/registry.js';
 import { createShutdownMetrics } from './metrics/shutdown.js';
+import { createOpenAiFeature } from './openai/feature.js';
 import { createRetentionFeature } from './retention/feature.js';
 import { createStreamsFeature } from './streams/feature.js';
 import { createTasksFeature } from './tasks/feature.js';
@@ -72,16 +73,17 @@ async function main(): Promise<void> {
   const vectors = await createVectorsFeature({ ...core, db: database.db, embeddings: embeddings.service }, config.vectors);
   const retention = createRetentionFeature({ ...core, db: database.db }, config.retention);
   const { tombstones } = retention;
+  const idempotency = new IdempotencyKeys(database.db);
   const tasks = createTasksFeature(
-    { ...core, db: database.db, llm: llm.llm, httpMetrics, search: vectors.search, tombstones },
+    { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, search: vectors.search, tombstones },
     config.tasks,
   );
-  const idempotency = new IdempotencyKeys(database.db);
   const streams = createStreamsFeature(
     { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, tombstones },
     config.streams,
   );
-  const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams] }, config.http);
+  const openai = createOpenAiFeature({ ...core, manager: streams.manager, embeddings: embeddings.service }, config.openai);
+  const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams, openai] }, config.http);
 
   // The shutdown sequence, in one place: each phase runs these features' participants.
   const features: Feature[] = [http, tasks, streams, retention, embeddings, vectors, llm, database, admin, tracing];

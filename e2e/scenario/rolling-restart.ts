@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Driver, Termination } from './driver.js';
 import { alertsDuring, prometheusFindings, type AlertSeen, type PrometheusFindings } from './prometheus.js';
-import { EmbeddingLoad, StreamLoad, TaskLoad, type StreamRecord, type TaskRecord } from './traffic.js';
+import { EmbeddingLoad, ResponsesLoad, StreamLoad, TaskLoad, type StreamRecord, type TaskRecord } from './traffic.js';
 import { judgeAgainstUpstream, type ModeFigures } from './upstream-modes.js';
 
 /**
@@ -67,9 +67,9 @@ function listed(prefix: string, items: string[]): string[] {
 }
 
 /** Every stream ended exactly as the reference, with no error event and no failure. */
-function streamFailures(records: readonly StreamRecord[]): string[] {
+function streamFailures(records: readonly StreamRecord[], what = 'stream'): string[] {
   return listed(
-    'stream',
+    what,
     records.flatMap((r) =>
       r.failure
         ? [`#${r.index} (${r.streamId ?? 'no id'}): ${r.failure}`]
@@ -148,6 +148,17 @@ function streamFacts(records: readonly StreamRecord[], d: Driver) {
   };
 }
 
+/** The Responses-API clients: how many, how many resumed with starting_after (and how often), how many exact. */
+function responseFacts(records: readonly StreamRecord[], d: Driver) {
+  return {
+    responses: records.length,
+    longerThanDrainBudget: records.filter((r) => r.maxTokens / d.timings.tokensPerSecond > d.timings.drainBudgetSeconds).length,
+    resumed: records.filter((r) => r.resumes > 0).length,
+    resumes: records.reduce((n, r) => n + r.resumes, 0),
+    exact: records.filter((r) => r.exact).length,
+  };
+}
+
 async function waitForScrape(d: Driver): Promise<void> {
   // Two scrape intervals, so the last pods' final counters are in.
   if (d.prometheusUrl) await sleep(2_500);
@@ -161,8 +172,16 @@ const rollingRestarts: ScenarioCase = {
     const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: o.streams, minTokens, maxTokens });
     const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
     const embeddings = new EmbeddingLoad(d.serviceUrl, d.apiKey, tag);
+    // OpenAI Responses-API clients beside them: background + stream, resumed with starting_after.
+    const responses = new ResponsesLoad(d.serviceUrl, d.apiKey, {
+      tag,
+      concurrency: Math.max(2, Math.round(o.streams / 10)),
+      minTokens,
+      maxTokens,
+    });
     const from = Date.now();
     streams.start();
+    responses.start();
     embeddings.start();
     await tasks.submit(o.tasks);
     // Let the longest streams get well under way before the first pod goes.
@@ -174,15 +193,19 @@ const rollingRestarts: ScenarioCase = {
         `rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started`,
       );
     }
-    await Promise.all([streams.stop(), embeddings.stop()]);
-    o.progress(`streams done: ${streams.records.length}; embedding rounds ${embeddings.rounds}; waiting for tasks`);
+    await Promise.all([streams.stop(), responses.stop(), embeddings.stop()]);
+    o.progress(
+      `streams done: ${streams.records.length}, responses ${responses.records.length}; embedding rounds ${embeddings.rounds}; waiting for tasks`,
+    );
     const failures = [
       ...streamFailures(streams.records),
+      ...streamFailures(responses.records, 'response'),
       ...listed('embeddings', embeddings.failures),
       ...(await taskFailures(d, tasks, 120_000)),
     ];
     const facts = {
       ...streamFacts(streams.records, d),
+      responses: responseFacts(responses.records, d),
       tasks: tasks.records.length,
       embeddingRounds: embeddings.rounds,
       rollouts: o.restarts,
@@ -190,6 +213,7 @@ const rollingRestarts: ScenarioCase = {
     if (facts.streamsLongerThanDrainBudget === 0)
       failures.push('no stream was longer than the drain budget: the scenario did not test handoff');
     if (facts.resumes === 0) failures.push('no stream was handed off and resumed during the rollouts');
+    if (facts.responses.resumed === 0) failures.push('no Responses-API client resumed with starting_after during the rollouts');
     await d.settle();
     await waitForScrape(d);
     let prometheus: PrometheusFindings | undefined;

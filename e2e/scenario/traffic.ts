@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import OpenAI from 'openai';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { streamChat, type StreamClientOptions } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
 import { callApi, type ApiCallStats } from './api.js';
@@ -155,6 +157,128 @@ export class StreamLoad {
       } else if (!rec.exact) {
         rec.failure = `text differs from the reference (${result.text.length} chars, expected ${expectedText.length}; resumes ${result.resumes})`;
       }
+    } catch (err) {
+      rec.failure = `${(err as Error).name}: ${(err as Error).message}`;
+    } finally {
+      rec.endedAt = Date.now();
+    }
+  }
+}
+
+const RESPONSE_TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed', 'response.cancelled']);
+
+/**
+ * Responses-API clients, written as the `openai` package's docs use it: `background: true,
+ * stream: true`, and when the stream ends without a terminal event (its replica drained) or is
+ * cut, `responses.retrieve(id, { stream: true, starting_after })` from the last sequence number
+ * received. Every response must end completed with the reference text and gap-free sequence
+ * numbers. Records are StreamRecords (`streamId` holds the response id, `handoffsAt` each time a
+ * stream ended early).
+ */
+export class ResponsesLoad {
+  readonly records: StreamRecord[] = [];
+  private stopped = false;
+  private workers: Promise<void>[] = [];
+  private next = 0;
+  private readonly client: OpenAI;
+  private model: Promise<string> | undefined;
+
+  constructor(
+    baseUrl: string,
+    apiKey: string | undefined,
+    private readonly spec: StreamLoadSpec,
+  ) {
+    // The SDK retries 429/503 (after retry-after-ms) and connections refused before an answer.
+    this.client = new OpenAI({ baseURL: new URL('/v1', baseUrl).toString(), apiKey: apiKey ?? 'none', maxRetries: 30 });
+  }
+
+  start(rampMs = 2_000): void {
+    for (let w = 0; w < this.spec.concurrency; w++) {
+      this.workers.push(
+        (async () => {
+          await new Promise((r) => setTimeout(r, (rampMs * w) / this.spec.concurrency));
+          while (!this.stopped) await this.one(this.next++);
+        })(),
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers);
+  }
+
+  /** The chat model the service lists first (LLM_MODEL). */
+  private chatModel(): Promise<string> {
+    this.model ??= this.client.models.list().then((page) => page.data[0]!.id);
+    return this.model;
+  }
+
+  private async one(index: number): Promise<void> {
+    const content = `e2e ${this.spec.tag} response ${index}`;
+    const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
+    const expectedText = referenceTokens(content, maxTokens).join('');
+    const rec: StreamRecord = {
+      index,
+      content,
+      maxTokens,
+      startedAt: Date.now(),
+      handoffsAt: [],
+      resumes: 0,
+      retried503: 0,
+      resets: 0,
+      receivedChars: 0,
+      expectedChars: expectedText.length,
+      exact: false,
+    };
+    this.records.push(rec);
+    let text = '';
+    let last = -1;
+    let terminal: string | undefined;
+    const take = async (events: AsyncIterable<ResponseStreamEvent>) => {
+      try {
+        for await (const e of events) {
+          if (e.sequence_number !== last + 1) throw new Error(`sequence_number ${e.sequence_number} after ${last}`);
+          last = e.sequence_number;
+          if (e.type === 'response.created') rec.streamId = e.response.id;
+          else if (e.type === 'response.output_text.delta') text += e.delta;
+          else if (RESPONSE_TERMINAL.has(e.type)) terminal = e.type;
+        }
+      } catch (err) {
+        if ((err as Error).message.startsWith('sequence_number')) throw err;
+        // A cut connection: resumed like a drained one.
+      }
+    };
+    try {
+      const model = await this.chatModel();
+      // One key per logical create: a retry after a cut before the answer joins the same response.
+      const headers = { 'Idempotency-Key': `${this.spec.tag}-response-${index}` };
+      await take(
+        await this.client.responses.create(
+          { model, input: content, max_output_tokens: maxTokens, background: true, stream: true },
+          { headers, signal: this.spec.client?.signal },
+        ),
+      );
+      if (!rec.streamId) throw new Error('the stream ended before response.created');
+      while (!terminal) {
+        rec.handoffsAt.push(Date.now());
+        if (++rec.resumes > 200) throw new Error(`no terminal event after ${rec.resumes} resumes`);
+        await take(
+          await this.client.responses.retrieve(
+            rec.streamId,
+            { stream: true, starting_after: last },
+            { signal: this.spec.client?.signal },
+          ),
+        );
+      }
+      rec.receivedChars = text.length;
+      rec.exact = text === expectedText;
+      const stored = await this.client.responses.retrieve(rec.streamId);
+      if (terminal === 'response.failed' || terminal === 'response.cancelled')
+        rec.errorEvent = `${terminal}: ${JSON.stringify(stored.error)}`;
+      else if (!rec.exact) {
+        rec.failure = `text differs from the reference (${text.length} chars, expected ${expectedText.length}; resumes ${rec.resumes})`;
+      } else if (stored.output_text !== text) rec.failure = 'retrieve: output_text differs from the streamed deltas';
     } catch (err) {
       rec.failure = `${(err as Error).name}: ${(err as Error).message}`;
     } finally {

@@ -22,6 +22,7 @@ export interface Config {
   readonly streams: StreamsConfig;
   readonly tasks: TasksConfig;
   readonly vectors: VectorsConfig;
+  readonly openai: OpenAiConfig;
   /** How long finished streams, responses and tasks are kept. */
   readonly retention: { readonly hours: number };
   /** OTLP/HTTP traces; undefined endpoint: tracing off. */
@@ -118,6 +119,14 @@ export interface TasksConfig {
   readonly perKeyMax: number;
 }
 
+/** The OpenAI-compatible front door: the model names it answers to. */
+export interface OpenAiConfig {
+  /** The chat model served (LLM_MODEL): the only name /v1/chat/completions and /v1/responses accept. */
+  readonly chatModel: string;
+  /** Other names the embedding model answers to (EMBEDDING_MODEL_ALIASES), listed by /v1/models. */
+  readonly embeddingAliases: readonly string[];
+}
+
 export interface VectorsConfig {
   /** Documents one key may store. */
   readonly perKeyMaxDocuments: number;
@@ -198,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perKeyMax: e.KEY_MAX_ACTIVE_TASKS,
     },
     vectors: { perKeyMaxDocuments: e.KEY_MAX_DOCUMENTS },
+    openai: { chatModel: e.LLM_MODEL, embeddingAliases: list(e.EMBEDDING_MODEL_ALIASES) },
     retention: { hours: e.RETENTION_HOURS },
     tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     inKubernetes,

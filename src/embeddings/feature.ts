@@ -25,7 +25,8 @@ export async function createEmbeddingsFeature(
   return {
     name: 'embeddings',
     service,
-    mount: (api) => mountEmbeddingRoutes(api, service),
+    mount: (api) => mountEmbeddingRoutes(api, service, config.aliases),
+    openAiPaths: ['/v1/embeddings'],
     participants: [
       {
         name: 'embeddings:drain',

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import { badRequest } from '../errors/errors.js';
+import { ApiError, badRequest } from '../errors/errors.js';
 import { route } from '../http/routes.js';
 import { encodeEmbeddingList } from './response.js';
 import type { Embeddings } from './service.js';
@@ -14,19 +14,29 @@ const EmbeddingRequest = z.object({
   user: z.string().optional(),
 });
 
-/** `POST /v1/embeddings` in OpenAI's shape, so OpenAI clients work unchanged. */
-export function mountEmbeddingRoutes(api: Router, embeddings: Embeddings): void {
+/**
+ * `POST /v1/embeddings` in OpenAI's shape (errors too), so OpenAI clients work unchanged: the
+ * served model answers to its own name and to `aliases` (EMBEDDING_MODEL_ALIASES, e.g. the
+ * `text-embedding-3-small` an OpenAI client sends by default); any other name is OpenAI's 404
+ * `model_not_found`.
+ */
+export function mountEmbeddingRoutes(api: Router, embeddings: Embeddings, aliases: readonly string[] = []): void {
+  const served = new Set([embeddings.model, ...aliases]);
   route(api, '/embeddings', {
     async post(req, res) {
       const body = EmbeddingRequest.parse(req.body);
-      if (body.model !== undefined && body.model !== embeddings.model) {
-        throw badRequest(
+      if (body.model !== undefined && !served.has(body.model)) {
+        throw new ApiError(
+          404,
           'model_not_found',
-          `model ${JSON.stringify(body.model)} is not served here; this replica serves ${embeddings.model}`,
+          `The model \`${body.model}\` does not exist or you do not have access to it; ` +
+            `this service embeds with ${[...served].join(', ')}`,
+          {},
+          { param: 'model' },
         );
       }
       if (body.dimensions !== undefined && body.dimensions !== embeddings.dims) {
-        throw badRequest('unsupported_dimensions', `dimensions must be ${embeddings.dims} for ${embeddings.model}`);
+        throw badRequest('unsupported_dimensions', `dimensions must be ${embeddings.dims} for ${embeddings.model}`, 'dimensions');
       }
       const texts = typeof body.input === 'string' ? [body.input] : body.input;
       const { vectors, tokens } = await embeddings.embed(texts);

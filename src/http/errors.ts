@@ -4,14 +4,45 @@ import { ZodError } from 'zod';
 import { ApiError } from '../errors/errors.js';
 import type { Logger } from '../log/logger.js';
 
-/** The one place an error becomes `{"error":{"code","message"}}` (also outside Express's routing). */
+/**
+ * How a route's errors are written: lastcall's own `{"error":{"code","message"}}`, or OpenAI's
+ * `{"error":{"message","type","param","code"}}` on the OpenAI-compatible routes, so the openai
+ * SDKs raise their typed errors with `code`, `param` and `type` filled in. Which one is a
+ * property of the path (see `errorStyleFor`), set on the response before anything can fail.
+ */
+export type ErrorStyle = 'lastcall' | 'openai';
+
+/** Marks the requests it sees as answered in `style` (the HTTP feature mounts it on paths, before intake: a 503 while draining is shaped too). */
+export function errorStyleFor(style: ErrorStyle): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.errorStyle = style;
+    next();
+  };
+}
+
+const styleOf = (res: ServerResponse): ErrorStyle =>
+  (res as ServerResponse & { locals?: { errorStyle?: ErrorStyle } }).locals?.errorStyle ?? 'lastcall';
+
+/** OpenAI's error `type` for a status (https://platform.openai.com/docs/guides/error-codes). */
+const openAiType = (status: number) => (status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error');
+
+/** The body of an error in a style: the one mapper every error goes through. */
+export function errorBody(err: ApiError, style: ErrorStyle): { error: Record<string, unknown> } {
+  return style === 'openai'
+    ? { error: { message: err.message, type: openAiType(err.status), param: err.param, code: err.code } }
+    : { error: { code: err.code, message: err.message } };
+}
+
+/** The one place an error becomes a response (also outside Express's routing). */
 export function sendError(res: ServerResponse, err: ApiError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const body = JSON.stringify({ error: { code: err.code, message: err.message } });
+  const body = JSON.stringify(errorBody(err, styleOf(res)));
   res.writeHead(err.status, {
+    // The openai SDKs retry a 409 (a lock timeout to them) unless told not to; ours are final.
+    ...(err.status === 409 && { 'x-should-retry': 'false' }),
     ...err.headers,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
@@ -26,12 +57,24 @@ interface HttpLikeError {
   message?: string;
 }
 
+/** A zod issue's path as OpenAI names a parameter: `messages[0].content`. */
+function paramOf(path: readonly PropertyKey[]): string | null {
+  if (path.length === 0) return null;
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
 export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undefined {
   if (err instanceof ApiError) return err;
   if (err instanceof ZodError) {
     const issue = err.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : 'body';
-    return new ApiError(400, 'invalid_request', `${where}: ${issue?.message ?? 'invalid'}`);
+    return new ApiError(
+      400,
+      'invalid_request',
+      `${where}: ${issue?.message ?? 'invalid'}`,
+      {},
+      { param: paramOf(issue?.path ?? []) },
+    );
   }
   const e = err as HttpLikeError | null;
   switch (e?.type) {

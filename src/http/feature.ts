@@ -8,7 +8,7 @@ import type { HttpMetrics } from '../metrics/http.js';
 import { ApiError, unavailable } from '../errors/errors.js';
 import { bearerAuth } from './auth.js';
 import { ConnectionTracker } from './connections.js';
-import { errorHandler, notFoundHandler, sendError } from './errors.js';
+import { errorHandler, errorStyleFor, notFoundHandler, sendError } from './errors.js';
 import { DRAINING_RETRY_AFTER_SECONDS, intake } from './intake.js';
 import { rateLimit } from './rate-limit.js';
 import { mountedRouter } from './routes.js';
@@ -71,6 +71,8 @@ export function createHttpFeature(deps: HttpDeps, config: HttpConfig): HttpFeatu
   app.use(bindRequestSignal);
   app.use(accessLog(logger.child({ log: 'access' })));
   app.use(traceRequest);
+  const openAiPaths = deps.features.flatMap((f) => f.openAiPaths ?? []);
+  if (openAiPaths.length > 0) app.use(openAiPaths, errorStyleFor('openai'));
   app.use((req, res, next) => {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && !req.headers.host) {
       return sendError(res, new ApiError(400, 'bad_request', 'an HTTP/1.1 request needs a Host header'));

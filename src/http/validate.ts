@@ -34,6 +34,18 @@ export const METADATA_LIMITS = Object.freeze({ maxKeys: 64, maxKeyChars: 64, max
  * stack here or later in JSON.stringify): depth, keys per object, key length, every string.
  */
 export function metadataProblem(value: unknown): string | undefined {
+  return jsonProblem(value, METADATA_LIMITS);
+}
+
+export interface JsonLimits {
+  readonly maxKeys: number;
+  readonly maxKeyChars: number;
+  readonly maxDepth: number;
+  readonly maxBytes: number;
+}
+
+/** `metadataProblem` under other limits (e.g. a tool's JSON Schema, which nests deeper). */
+export function jsonProblem(value: unknown, limits: JsonLimits): string | undefined {
   const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 1, path: '' }];
   while (stack.length > 0) {
     const { v, depth, path } = stack.pop()!;
@@ -43,14 +55,13 @@ export function metadataProblem(value: unknown): string | undefined {
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
-    if (depth > METADATA_LIMITS.maxDepth) return `is nested deeper than ${METADATA_LIMITS.maxDepth} levels`;
+    if (depth > limits.maxDepth) return `is nested deeper than ${limits.maxDepth} levels`;
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
-    if (!Array.isArray(v) && entries.length > METADATA_LIMITS.maxKeys)
-      return `${path || 'object'} has more than ${METADATA_LIMITS.maxKeys} keys`;
+    if (!Array.isArray(v) && entries.length > limits.maxKeys) return `${path || 'object'} has more than ${limits.maxKeys} keys`;
     for (const [k, x] of entries) {
       if (!Array.isArray(v)) {
-        if (k.length > METADATA_LIMITS.maxKeyChars)
-          return `key ${JSON.stringify(k.slice(0, 20))}… is longer than ${METADATA_LIMITS.maxKeyChars} characters`;
+        if (k.length > limits.maxKeyChars)
+          return `key ${JSON.stringify(k.slice(0, 20))}… is longer than ${limits.maxKeyChars} characters`;
         const problem = textProblem(k);
         if (problem) return `key ${problem}`;
       }
@@ -58,7 +69,7 @@ export function metadataProblem(value: unknown): string | undefined {
     }
   }
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > METADATA_LIMITS.maxBytes) return `is ${bytes} bytes as JSON; at most ${METADATA_LIMITS.maxBytes}`;
+  if (bytes > limits.maxBytes) return `is ${bytes} bytes as JSON; at most ${limits.maxBytes}`;
   return undefined;
 }
 

@@ -73,7 +73,10 @@ export async function follow(ctx: FollowContext, sink: StreamClient, first: Stre
       }
       case 'interrupted': {
         if (ctx.closed) return void sink.endResumable('server_shutdown');
-        if (ctx.local(sink.streamId)) continue;
+        // A draining replica takes nothing over, also when its own generation of this stream just
+        // released the lease at handoff (the tail saw it stopping, then it was gone): it follows on
+        // until it is closed, and another replica continues the stream.
+        if (ctx.local(sink.streamId) || ctx.drain.draining) continue;
         const gen = await takeOver(ctx, end.head.id);
         if (gen) return gen.attach(sink);
       }
@@ -89,17 +92,26 @@ async function takeOver(ctx: FollowContext, id: string): Promise<Generation | un
   });
 }
 
-/** Continues a stream this replica just claimed from its persisted log (or gives it back if the log cannot be read). */
+/**
+ * Continues a stream this replica just claimed from its persisted log (or gives it back if the log
+ * cannot be read). A claim that lands once this replica is handing off is given back at once
+ * (undefined): the handoff has already stopped the generations it knew of, and one adopted now
+ * would run on unstopped until the pool closes and its lease expires.
+ */
 export async function continueClaimed(
   ctx: FollowContext,
   row: StreamRow & { readonly via: ClaimVia | undefined },
-): Promise<Generation> {
+): Promise<Generation | undefined> {
   let log: Entry[];
   try {
     log = await ctx.store.log(row.id, row.lastSeq);
   } catch (err) {
     await ctx.store.leases.release({ id: row.id, epoch: row.epoch });
     throw err;
+  }
+  if (ctx.drain.reached('handoff')) {
+    await ctx.store.leases.release({ id: row.id, epoch: row.epoch });
+    return undefined;
   }
   return ctx.adopt(row, log);
 }

@@ -281,8 +281,7 @@ export class StreamManager implements FollowContext {
     return this.admission.reserve(async () => {
       const row = await this.store.claimDetached();
       if (!row) return false;
-      await continueClaimed(this, row);
-      return true;
+      return (await continueClaimed(this, row)) !== undefined;
     });
   }
 

@@ -64,6 +64,8 @@ export interface StreamRequest {
     readonly background: boolean;
     readonly store: boolean;
     readonly metadata: Readonly<Record<string, string>>;
+    /** As the client gave it (the conversation holds it as a leading system message, which every upstream reads). */
+    readonly instructions?: string;
   };
 }
 
@@ -95,8 +97,14 @@ export const isStreamId = (id: string) => STREAM_ID.test(id);
  * The last sequence number the client already has: the `Last-Event-ID` header (what a browser
  * EventSource sends on reconnect) wins over `?after=N`; neither means 0 (from the start).
  */
-export const lastEventId = (req: Pick<Request, 'get' | 'query'>): number =>
-  resumeCursor(req, { min: 0, code: 'invalid_last_event_id', meaning: 'a token sequence number' }) ?? 0;
+export const lastEventId = (req: Pick<Request, 'get' | 'query'>): number => resumePosition(req) ?? 0;
+
+/**
+ * The same, undefined when the client sent neither: a stream's format decides where "from the
+ * start" is (a Responses stream's first event is number 0, so 0 already means "after it").
+ */
+export const resumePosition = (req: Pick<Request, 'get' | 'query'>): number | undefined =>
+  resumeCursor(req, { min: 0, code: 'invalid_last_event_id', meaning: 'a sequence number' });
 
 export interface Usage {
   readonly prompt_tokens: number;

@@ -5,7 +5,7 @@ import { apiKeyOf, ownerOf } from '../http/auth.js';
 import { route } from '../http/routes.js';
 import { issueTicket } from '../http/tickets.js';
 import type { StreamManager } from './manager.js';
-import { chatRequest, isStreamId, lastEventId } from './protocol.js';
+import { chatRequest, isStreamId, resumePosition } from './protocol.js';
 
 /** lastcall's own stream API: start one, join or resume one on any replica, cancel one. */
 export function mountStreamRoutes(api: Router, manager: StreamManager): void {
@@ -26,8 +26,8 @@ export function mountStreamRoutes(api: Router, manager: StreamManager): void {
 
   route(api, '/streams/:id', {
     get: async (req, res) => {
-      const after = lastEventId(req);
-      await manager.join(ownerOf(res), streamId(req.params.id), after, res);
+      const position = resumePosition(req);
+      await manager.join(ownerOf(res), streamId(req.params.id), position, res);
     },
     delete: async (req, res) => {
       const row = await manager.cancel(ownerOf(res), streamId(req.params.id));

@@ -1,5 +1,6 @@
 import type { TasksConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
 import type { HttpMetrics } from '../metrics/http.js';
@@ -15,6 +16,8 @@ export interface TasksDeps extends CoreDeps {
   readonly db: Database;
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
+  /** `Idempotency-Key` on POST /v1/tasks. */
+  readonly idempotency: IdempotencyKeys;
   /** Vector search over the owner's documents; without it, search steps record that they were skipped. */
   readonly search?: SearchFn;
   /** Answers 410 for a task retention deleted. */
@@ -47,7 +50,8 @@ export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Featur
 
   return {
     name: 'tasks',
-    mount: (api) => mountTaskRoutes(api, { store, worker, events, metrics, tombstones: deps.tombstones }),
+    mount: (api) =>
+      mountTaskRoutes(api, { store, worker, events, metrics, idempotency: deps.idempotency, tombstones: deps.tombstones }),
     participants: [
       {
         name: 'tasks:stop-claiming',

@@ -1,4 +1,5 @@
-import type { Request, Router } from 'express';
+import type { Request, Response, Router } from 'express';
+import { idempotencyKey, type IdempotencyKeys } from '../db/idempotency.js';
 import { z } from 'zod';
 import { conflict, notFound } from '../errors/errors.js';
 import { ownerOf } from '../http/auth.js';
@@ -19,23 +20,57 @@ const createTask = z.object({
   max_steps: z.number().int().min(MIN_STEPS).max(MAX_STEPS).default(DEFAULT_MAX_STEPS),
 });
 
-/** POST /v1/tasks, GET and DELETE /v1/tasks/:id, GET /v1/tasks/:id/events (SSE). */
+/**
+ * POST /v1/tasks (with `Idempotency-Key`: a retry returns the task the first request queued),
+ * GET and DELETE /v1/tasks/:id, GET /v1/tasks/:id/events (SSE).
+ */
 export function mountTaskRoutes(
   api: Router,
-  deps: { store: TaskStore; worker: TaskWorker; events: TaskEvents; metrics: TaskMetrics; tombstones: Tombstones },
+  deps: {
+    store: TaskStore;
+    worker: TaskWorker;
+    events: TaskEvents;
+    metrics: TaskMetrics;
+    idempotency: IdempotencyKeys;
+    tombstones: Tombstones;
+  },
 ): void {
-  const { store, worker, events, metrics } = deps;
+  const { store, worker, events, metrics, idempotency } = deps;
   /** 404, or 410 for the owner's task that retention deleted. */
   const missing = (id: string, owner: string) => deps.tombstones.missing('task', id, owner);
 
   route(api, '/tasks', {
     post: async (req, res) => {
       const body = createTask.parse(req.body ?? {});
-      const id = await store.create(ownerOf(res), body.prompt, body.max_steps);
+      const owner = ownerOf(res);
+      const key = idempotencyKey(req, body);
+      // A retry with the key of a task already queued returns that task, as it is now.
+      const existing = key && (await idempotency.find(owner, key, 'task'));
+      if (existing) return void (await answerExisting(res, existing, owner));
+      let id: string;
+      try {
+        id = await store.create(
+          owner,
+          body.prompt,
+          body.max_steps,
+          key && ((c, taskId) => idempotency.record(c, owner, key, 'task', taskId)),
+        );
+      } catch (err) {
+        // Two requests with one key at once: the other recorded it first.
+        const raced = key && (await idempotency.find(owner, key, 'task'));
+        if (raced) return void (await answerExisting(res, raced, owner));
+        throw err;
+      }
       noteInLogContext({ taskId: id });
       res.status(202).location(`/v1/tasks/${id}`).json({ id, status: 'queued' });
     },
   });
+
+  async function answerExisting(res: Response, id: string, owner: string): Promise<void> {
+    const task = await store.get(id, owner);
+    if (!task) throw notFound('task');
+    res.status(202).location(`/v1/tasks/${id}`).set('Idempotent-Replayed', 'true').json({ id, status: task.status });
+  }
 
   route(api, '/tasks/:id', {
     get: async (req, res) => {

@@ -93,22 +93,31 @@ export class TaskStore {
     };
   }
 
-  /** Queues a task, within the owner's quota of queued and running tasks. */
-  async create(owner: string, prompt: string, maxSteps: number): Promise<string> {
+  /**
+   * Queues a task, within the owner's quota of queued and running tasks. `also` runs in the same
+   * transaction with the new id (an idempotency key recorded with it).
+   */
+  async create(
+    owner: string,
+    prompt: string,
+    maxSteps: number,
+    also?: (c: Queryable, id: string) => Promise<void>,
+  ): Promise<string> {
     const id = newTaskId();
     // The task's trace: a root span under the request's, stored so every run of it joins the trace.
     const root = tracer.startSpan('task', { attributes: { 'lastcall.task.id': id } });
     const parent = traceparentOf(root);
     root.end();
-    await withinQuota(this.db, this.quota, owner, 1, (c) =>
-      c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status, trace) VALUES ($1, $2, $3, $4, 'queued', $5)`, [
+    await withinQuota(this.db, this.quota, owner, 1, async (c) => {
+      await c.query(`INSERT INTO tasks (id, owner, prompt, max_steps, status, trace) VALUES ($1, $2, $3, $4, 'queued', $5)`, [
         id,
         owner,
         prompt,
         maxSteps,
         parent ? JSON.stringify({ root: parent }) : null,
-      ]),
-    );
+      ]);
+      await also?.(c, id);
+    });
     return id;
   }
 

@@ -53,4 +53,38 @@ describe('the demo page survives a restart of the replica serving it (headless C
     expect(text).toBe(reference);
     expect(second.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
   });
+
+  it('the Responses tab resumes a background response with starting_after and ends with the full text', async () => {
+    const port = await freePort();
+    const env = {
+      PORT: String(port),
+      DATABASE_URL: pg.url,
+      TERMINATION_GRACE_PERIOD_SECONDS: '6',
+      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
+    };
+    const first = await startService({ ...env, REPLICA_ID: 'demo-r1' });
+    live.push(first);
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.click('button[data-tab="responses"]');
+    const prompt = 'Explain how a background response survives a rolling restart, slowly.';
+    const maxTokens = 300;
+    await page.fill('#r-prompt', prompt);
+    await page.fill('#r-max', String(maxTokens));
+    await page.click('#ask-responses button[type=submit]');
+    await page.waitForFunction(`document.getElementById('r-out').textContent.length > 100`);
+
+    first.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    const stateAfterExit = await page.getAttribute('#r-status', 'data-state');
+    const second = await startService({ ...env, REPLICA_ID: 'demo-r2' });
+    live.push(second);
+
+    await page.waitForSelector('#r-status[data-state="done"]', { timeout: 40_000 });
+    const reference = plan([{ role: 'user', content: prompt }], maxTokens).tokens.join('');
+    expect(stateAfterExit).toBe('reconnecting');
+    expect(await page.textContent('#r-out')).toBe(reference);
+    expect(await page.textContent('#r-status')).toMatch(/done: (completed|incomplete)/);
+  });
 });

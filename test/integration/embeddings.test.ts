@@ -97,7 +97,12 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as EmbeddingResponse & { error?: { code: string; message: string } } };
+    return {
+      status: res.status,
+      body: (await res.json()) as EmbeddingResponse & {
+        error?: { code: string; message: string; param?: string | null; type?: string };
+      },
+    };
   };
 
   it('answers in the OpenAI shape with unit vectors and token usage', async () => {
@@ -152,7 +157,6 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
       [{ input: ['x'.repeat(8193)] }, 'input_too_long', /8193 characters; at most 8192/],
       [{ input: [1, 2, 3] }, 'invalid_request', /input: must be a string or an array of strings/],
       [{}, 'invalid_request', /input/],
-      [{ input: 'x', model: 'text-embedding-3-small' }, 'model_not_found', /serves lastcall-mini-embed/],
       [{ input: 'x', dimensions: 1536 }, 'unsupported_dimensions', /dimensions must be 128/],
     ];
     for (const [body, code, message] of cases) {
@@ -161,6 +165,11 @@ describe('POST /v1/embeddings on a real process with the shipped model', () => {
       expect(res.body.error?.code).toBe(code);
       expect(res.body.error?.message).toMatch(message);
     }
+    // OpenAI's answer to a model it does not serve: 404 model_not_found, naming the parameter.
+    const unknown = await post({ input: 'x', model: 'text-embedding-3-small' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error).toMatchObject({ code: 'model_not_found', param: 'model', type: 'invalid_request_error' });
+    expect(unknown.body.error?.message).toMatch(/embeds with lastcall-mini-embed/);
     const wrongMethod = await fetch(`${svc.url}/v1/embeddings`);
     expect(wrongMethod.status).toBe(405);
   });

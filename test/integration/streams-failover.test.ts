@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
 import { FATAL_BUDGET_MS } from '../../src/drain/signals.js';
 import { plan } from '../../src/upstream/text.js';
-import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import { forwarder } from '../../testkit/forwarder.js';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget

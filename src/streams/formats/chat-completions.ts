@@ -34,17 +34,22 @@ export const chatCompletionsFormat: Format = {
       ...(req.include_usage ? { usage: null } : {}),
     };
     const choice = (delta: object, finish: string | null = null) => [{ index: 0, delta, logprobs: null, finish_reason: finish }];
+    // A text chunk is written once per token: its JSON around the content is the same every time.
+    const textChunk = JSON.stringify({ ...base, choices: choice({ content: '' }) });
+    const at = textChunk.lastIndexOf('"content":""') + '"content":'.length;
+    const [before, after] = [textChunk.slice(0, at), textChunk.slice(at + 2)];
     const cursor = position ?? 0;
     return {
       headers: {},
       retryMs: undefined,
       cursor,
-      // The role comes first, as OpenAI sends it; a client resuming mid-stream has it already.
-      opening: () => (cursor === 0 ? sseFrame({ ...base, choices: choice({ role: 'assistant', content: '' }) }) : ''),
+      // The role comes first, as OpenAI sends it (id 0: every chunk has an id); a client resuming
+      // mid-stream has it already.
+      opening: () => (cursor === 0 ? sseFrame({ ...base, choices: choice({ role: 'assistant', content: '' }) }, { id: 0 }) : ''),
       entry(e) {
         switch (e.kind) {
           case 'text':
-            return sseFrame({ ...base, choices: choice({ content: e.text }) }, { id: e.seq });
+            return `id: ${e.seq}\ndata: ${before}${JSON.stringify(e.text)}${after}\n\n`;
           case 'tool': {
             const call = {
               index: e.index,
@@ -61,16 +66,19 @@ export const chatCompletionsFormat: Format = {
         }
       },
       finalNeedsAnswer: false,
+      // The closing chunks (finish, then usage when asked for) share id lastSeq + 1: a client that
+      // resumes with that id has them, and gets only `[DONE]`.
       final(lastSeq, outcome) {
+        const id = lastSeq + 1;
+        const has = cursor >= id;
         if (isFailure(outcome)) {
-          return sseFrame({
-            error: { message: outcome.error.message, type: 'server_error', param: null, code: outcome.error.code },
-          });
+          if (has) return '';
+          const error = { message: outcome.error.message, type: 'server_error', param: null, code: outcome.error.code };
+          return sseFrame({ error }, { id });
         }
-        const usage = req.include_usage && outcome.usage ? sseFrame({ ...base, choices: [], usage: outcome.usage }) : '';
-        return (
-          sseFrame({ ...base, choices: choice({}, finishReason(outcome)) }, { id: lastSeq + 1 }) + usage + sseFrame('[DONE]')
-        );
+        if (has) return sseFrame('[DONE]');
+        const usage = req.include_usage && outcome.usage ? sseFrame({ ...base, choices: [], usage: outcome.usage }, { id }) : '';
+        return sseFrame({ ...base, choices: choice({}, finishReason(outcome)) }, { id }) + usage + sseFrame('[DONE]');
       },
       handoff: (reason, lastSeq) =>
         sseFrame({

@@ -8,6 +8,13 @@ const messageId = (streamId: string) => `msg_${streamId}`;
 
 /** Events before the first delta: created, in_progress, output_item.added, content_part.added. */
 const OPENING = 4;
+/** Events after the last delta of a completed answer: output_text.done, content_part.done, output_item.done, completed. */
+const CLOSING = 4;
+
+/** The sequence number of the last event of a response finished at log entry `lastSeq`. */
+export function lastSequenceNumber(lastSeq: number, status: ResponseStatus): number {
+  return OPENING - 1 + lastSeq + (status === 'completed' || status === 'incomplete' ? CLOSING : 1);
+}
 
 export type ResponseStatus = 'queued' | 'in_progress' | 'completed' | 'incomplete' | 'failed' | 'cancelled';
 
@@ -52,11 +59,11 @@ export function responseObject(stream: StreamInfo, state: ResponseState) {
     background: req.responses?.background ?? false,
     error: outcome && isFailure(outcome) ? { code: outcome.error.code, message: outcome.error.message } : null,
     incomplete_details: state.status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
-    instructions: req.instructions ?? null,
+    instructions: req.responses?.instructions ?? req.instructions ?? null,
     max_output_tokens: req.max_tokens,
     metadata: req.responses?.metadata ?? {},
     model: req.model ?? 'unknown',
-    output: state.text || done ? [messageItem(stream.id, state.text, done ? 'completed' : 'in_progress')] : [],
+    output: state.text || done ? [messageItem(stream.id, state.text, itemStatus(state.status))] : [],
     parallel_tool_calls: true,
     previous_response_id: null,
     store: req.responses?.store ?? true,
@@ -71,13 +78,19 @@ export function responseObject(stream: StreamInfo, state: ResponseState) {
   };
 }
 
-function messageItem(streamId: string, text: string, status: 'in_progress' | 'completed') {
+type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
+/** The message item's own status: cut by max_output_tokens, it is incomplete too (as OpenAI marks it). */
+const itemStatus = (status: ResponseStatus): ItemStatus =>
+  status === 'queued' || status === 'in_progress' ? 'in_progress' : status === 'incomplete' ? 'incomplete' : 'completed';
+
+function messageItem(streamId: string, text: string, status: ItemStatus) {
   return {
     id: messageId(streamId),
     type: 'message',
     status,
     role: 'assistant',
-    content: status === 'completed' || text ? [{ type: 'output_text', text, annotations: [] }] : [],
+    content: status !== 'in_progress' || text ? [{ type: 'output_text', text, annotations: [] }] : [],
   };
 }
 
@@ -98,14 +111,21 @@ export const responsesFormat: Format = {
     const at = { item_id: messageId(stream.id), output_index: 0, content_index: 0 };
     const event = (sn: number, body: { type: string; [k: string]: unknown }) =>
       sn > after ? sseFrame({ ...body, sequence_number: sn }, { event: body.type, id: sn }) : '';
-    const inProgress = () => responseObject(stream, { status: 'in_progress', text: '', outcome: undefined });
+    const opened = (status: ResponseStatus) => responseObject(stream, { status, text: '', outcome: undefined });
     return {
       headers: {},
       retryMs: undefined,
-      cursor: Math.max(0, after - (OPENING - 1)),
+      // Delta number n is log entry n - 3. The cursor stays a closing stretch lower, so a client
+      // holding some of a finished response's closing events is never "ahead of the log"; the
+      // entries it already has render to nothing (every event is filtered by its number).
+      cursor: Math.max(0, after - (OPENING - 1) - CLOSING),
       opening: () =>
-        event(0, { type: 'response.created', response: inProgress() }) +
-        event(1, { type: 'response.in_progress', response: inProgress() }) +
+        // A background response is queued when created, as OpenAI's are (https://platform.openai.com/docs/guides/background).
+        event(0, {
+          type: 'response.created',
+          response: opened(stream.request.responses?.background ? 'queued' : 'in_progress'),
+        }) +
+        event(1, { type: 'response.in_progress', response: opened('in_progress') }) +
         event(2, { type: 'response.output_item.added', output_index: 0, item: messageItem(stream.id, '', 'in_progress') }) +
         event(3, { type: 'response.content_part.added', ...at, part: { type: 'output_text', text: '', annotations: [] } }),
       entry: (e) =>
@@ -125,7 +145,7 @@ export const responsesFormat: Format = {
           event(sn + 2, {
             type: 'response.output_item.done',
             output_index: 0,
-            item: messageItem(stream.id, answer, 'completed'),
+            item: messageItem(stream.id, answer, itemStatus(status)),
           }) +
           event(sn + 3, { type: `response.${status}`, response })
         );
