@@ -8,6 +8,11 @@ import { routeLabel } from './routes.js';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Query parameters that carry a credential: never logged. */
 const SECRET_PARAMS = new Set(['key', 'ticket']);
+/**
+ * A path segment or query value is logged only when it is a plain token: anything else is client
+ * payload (NULs, escapes, prose) that has no place in an operator's log.
+ */
+const PLAIN = /^[A-Za-z0-9._:~-]{0,128}$/;
 
 /**
  * Gives every request an id (the client's `X-Request-Id`, or a new one), returns it, puts it on
@@ -61,8 +66,16 @@ export function accessLog(logger: Logger): RequestHandler {
 
 function redactedPath(url: string): string {
   const q = url.indexOf('?');
-  if (q < 0) return url;
-  const params = new URLSearchParams(url.slice(q + 1));
-  for (const name of [...params.keys()]) if (SECRET_PARAMS.has(name)) params.set(name, '[redacted]');
-  return `${url.slice(0, q)}?${params.toString()}`;
+  const path = (q < 0 ? url : url.slice(0, q))
+    .split('/')
+    .map((segment) => (PLAIN.test(segment) ? segment : '[unprintable]'))
+    .join('/');
+  if (q < 0) return path;
+  const query = [...new URLSearchParams(url.slice(q + 1))]
+    .map(([name, value]) => {
+      const shown = SECRET_PARAMS.has(name) ? '[redacted]' : PLAIN.test(value) ? value : '[unprintable]';
+      return `${PLAIN.test(name) ? name : '[unprintable]'}=${shown}`;
+    })
+    .join('&');
+  return `${path}?${query}`;
 }

@@ -35,7 +35,7 @@ describe('request ids and the access log', () => {
     expect(line.durationMs).toBeTypeOf('number');
   });
 
-  it('replaces a missing or malformed id with its own, and redacts credentials in the logged path', async () => {
+  it('replaces a missing or malformed id with its own, and keeps credentials and client payload out of the logged path', async () => {
     const none = await fetch(`${svc.url}/v1/tasks/task_000000000000000000000000`, { headers: auth });
     const generated = none.headers.get('x-request-id')!;
     expect(generated).toMatch(/^[A-Za-z0-9_-]{16}$/);
@@ -47,8 +47,15 @@ describe('request ids and the access log', () => {
     await svc.waitForLog((l) => l.msg === 'request' && l.requestId === replaced);
     const line = accessLines().find((l) => l.requestId === replaced)!;
     expect(line).toMatchObject({ route: '/v1/streams/:id', status: 401 });
-    expect(line.path).toBe('/v1/streams/AAAAAAAAAAAAAAAAAAAAAA?ticket=%5Bredacted%5D&after=3');
+    expect(line.path).toBe('/v1/streams/AAAAAAAAAAAAAAAAAAAAAA?ticket=[redacted]&after=3');
     expect(JSON.stringify(svc.logs)).not.toContain('secret-ticket');
+    const odd = await fetch(`${svc.url}/v1/streams/AA%00payload-in-path?after=1%00payload-in-query`, {
+      headers: { ...auth, 'X-Request-Id': 'odd-1' },
+    });
+    expect(odd.status).toBe(400);
+    await svc.waitForLog((l) => l.msg === 'request' && l.requestId === 'odd-1');
+    expect(accessLines().find((l) => l.requestId === 'odd-1')!.path).toBe('/v1/streams/[unprintable]?after=[unprintable]');
+    expect(JSON.stringify(svc.logs)).not.toContain('payload-in-');
     expect(JSON.stringify(svc.logs)).not.toContain(KEY);
   });
 
