@@ -88,7 +88,15 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
         }),
       ),
     );
-    await until(async () => (await gauges()).streamClients === 0 && (await gauges()).streamsActive === 0);
+    // The handlers resume only after the lock is gone, and may start their streams after a first
+    // quiet look: the gauges must stay at zero for a while (a leaked generation runs for 40 s).
+    await until(
+      async () => {
+        const g = await gauges();
+        return g.streamClients === 0 && g.streamsActive === 0;
+      },
+      { steadyMs: 1_000 },
+    );
     const after = await gauges();
     expect(after).toMatchObject({ streamClients: 0, streamsActive: 0 });
     // Generating 400 tokens for nobody would show here; a released stream generates none.
@@ -103,7 +111,7 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
     await abortWhileLocked('streams', (signal) =>
       [1, 2, 3, 4, 5].map(() => fetch(`${svc.url}/v1/streams/${done.streamId}`, { headers: auth, signal })),
     );
-    await until(async () => (await gauges()).streamClients === 0);
+    await until(async () => (await gauges()).streamClients === 0, { steadyMs: 1_000 });
     expect((await gauges()).streamClients).toBe(0);
     const again = await fetch(`${svc.url}/v1/streams/${done.streamId}`, { headers: auth });
     expect(again.status).toBe(200);
@@ -120,7 +128,7 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
     await abortWhileLocked('tasks', (signal) =>
       [1, 2, 3].map(() => fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth, signal })),
     );
-    await until(async () => (await gauges()).taskEventStreams === 0);
+    await until(async () => (await gauges()).taskEventStreams === 0, { steadyMs: 1_000 });
     expect((await gauges()).taskEventStreams).toBe(0);
     const events = await fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth });
     expect(events.status).toBe(200);
@@ -130,10 +138,15 @@ describe('a client that disconnects during a slow query leaves nothing behind (r
   });
 });
 
-async function until(pred: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) return;
+/** Waits until `pred` holds (for `steadyMs` on end), or gives up after `timeoutMs` and lets the assertions speak. */
+async function until(pred: () => Promise<boolean>, o: { timeoutMs?: number; steadyMs?: number } = {}): Promise<void> {
+  const end = Date.now() + (o.timeoutMs ?? 5_000);
+  let heldSince: number | undefined;
+  while (Date.now() <= end) {
+    if (await pred()) {
+      heldSince ??= Date.now();
+      if (Date.now() - heldSince >= (o.steadyMs ?? 0)) return;
+    } else heldSince = undefined;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
