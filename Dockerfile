@@ -24,6 +24,8 @@ RUN --mount=type=cache,target=/root/.npm \
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ ./src/
+# The AI SDK page's bundle (dist/ai-sdk/page-app.js): esbuild and React are devDependencies, here only.
+COPY scripts/build-ai-sdk-page.mjs ./scripts/
 # onnxruntime-node ships macOS and Windows binaries too (~220 MB) that a Linux image never loads.
 RUN npm run build \
  && npm prune --omit=dev \

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import type { Span } from '@opentelemetry/api';
+import { createAiSdkFeature } from './ai-sdk/feature.js';
 import { loadConfig, type Config } from './config/load.js';
 import { createDatabaseFeature } from './db/feature.js';
 import { IdempotencyKeys } from './db/idempotency.js';
@@ -83,10 +84,14 @@ async function main(): Promise<void> {
     config.streams,
   );
   const openai = createOpenAiFeature({ ...core, manager: streams.manager, embeddings: embeddings.service }, config.openai);
-  const http = createHttpFeature({ ...core, httpMetrics, features: [embeddings, vectors, tasks, streams, openai] }, config.http);
+  const aiSdk = createAiSdkFeature({ ...core, db: database.db, manager: streams.manager }, config.aiSdk);
+  const http = createHttpFeature(
+    { ...core, httpMetrics, features: [embeddings, vectors, tasks, streams, openai, aiSdk] },
+    config.http,
+  );
 
   // The shutdown sequence, in one place: each phase runs these features' participants.
-  const features: Feature[] = [http, tasks, streams, retention, embeddings, vectors, llm, database, admin, tracing];
+  const features: Feature[] = [http, tasks, streams, aiSdk, retention, embeddings, vectors, llm, database, admin, tracing];
   for (const f of features) for (const p of f.participants) engine.register(p);
   logger.info({ plan: engine.plan().map((p) => ({ phase: p.phase, participants: p.participants })) }, 'shutdown plan');
 

@@ -170,6 +170,14 @@ const rollingRestarts: ScenarioCase = {
   async run(d, o, tag) {
     const { minTokens, maxTokens } = streamTokens(d);
     const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency: o.streams, minTokens, maxTokens });
+    // AI SDK clients alongside: the `ai` package's transport on /v1/ai-sdk/chat, reconnecting after every handoff.
+    const aiSdk = new StreamLoad(d.serviceUrl, d.apiKey, {
+      tag,
+      concurrency: Math.max(5, Math.round(o.streams / 10)),
+      minTokens,
+      maxTokens,
+      via: 'ai-sdk',
+    });
     const tasks = new TaskLoad(d.serviceUrl, d.apiKey, tag);
     const embeddings = new EmbeddingLoad(d.serviceUrl, d.apiKey, tag);
     // OpenAI Responses-API clients beside them: background + stream, resumed with starting_after.
@@ -182,6 +190,7 @@ const rollingRestarts: ScenarioCase = {
     const from = Date.now();
     streams.start();
     responses.start();
+    aiSdk.start();
     embeddings.start();
     await tasks.submit(o.tasks);
     // Let the longest streams get well under way before the first pod goes.
@@ -190,26 +199,35 @@ const rollingRestarts: ScenarioCase = {
       const t = Date.now();
       await d.rolloutRestart();
       o.progress(
-        `rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started`,
+        `rollout ${i}/${o.restarts} complete in ${((Date.now() - t) / 1000).toFixed(1)} s; ${streams.open} streams open, ${streams.records.length} started; ${aiSdk.open} AI SDK chats open`,
       );
     }
-    await Promise.all([streams.stop(), responses.stop(), embeddings.stop()]);
+    await Promise.all([streams.stop(), responses.stop(), aiSdk.stop(), embeddings.stop()]);
     o.progress(
-      `streams done: ${streams.records.length}, responses ${responses.records.length}; embedding rounds ${embeddings.rounds}; waiting for tasks`,
+      `streams done: ${streams.records.length}, responses ${responses.records.length}, AI SDK chats ${aiSdk.records.length}; ` +
+        `embedding rounds ${embeddings.rounds}; waiting for tasks`,
     );
     const failures = [
       ...streamFailures(streams.records),
       ...streamFailures(responses.records, 'response'),
+      ...streamFailures(aiSdk.records, 'AI SDK chat'),
       ...listed('embeddings', embeddings.failures),
       ...(await taskFailures(d, tasks, 120_000)),
     ];
+    const ai = streamFacts(aiSdk.records, d);
     const facts = {
       ...streamFacts(streams.records, d),
       responses: responseFacts(responses.records, d),
+      aiSdkChats: ai.streams,
+      aiSdkChatsHandedOff: ai.streamsHandedOff,
+      aiSdkReconnects: ai.resumes,
+      aiSdkExact: ai.exact,
       tasks: tasks.records.length,
       embeddingRounds: embeddings.rounds,
       rollouts: o.restarts,
     };
+    if (facts.aiSdkChatsHandedOff === 0)
+      failures.push('no AI SDK chat was handed off during the rollouts: its resume path went untested');
     if (facts.streamsLongerThanDrainBudget === 0)
       failures.push('no stream was longer than the drain budget: the scenario did not test handoff');
     if (facts.resumes === 0) failures.push('no stream was handed off and resumed during the rollouts');
@@ -228,7 +246,13 @@ const rollingRestarts: ScenarioCase = {
       if (!prometheus.streamResumes) failures.push('prometheus: lastcall_stream_resumes_total never rose');
       failures.push(...listed('dashboard query without data', prometheus.emptyDashboardQueries));
     }
-    return { failures, facts, streams: streams.records, tasks: tasks.records, ...(prometheus ? { prometheus } : {}) };
+    return {
+      failures,
+      facts,
+      streams: [...streams.records, ...aiSdk.records],
+      tasks: tasks.records,
+      ...(prometheus ? { prometheus } : {}),
+    };
   },
 };
 

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { streamChat, type StreamClientOptions } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
+import { aiSdkChat } from '../../testkit/ai-sdk-chat.js';
 import { callApi, type ApiCallStats } from './api.js';
 
 /** One client stream and how it ended. Text is compared at the end and not kept (bounded memory). */
@@ -46,6 +47,12 @@ export interface StreamLoadSpec {
    * with the upstream's own record of what it generated.
    */
   readonly verify?: 'reference' | 'upstream';
+  /**
+   * The client: lastcall's own (`POST /v1/chat/stream`, resumed with Last-Event-ID), or the AI
+   * SDK's (the `ai` package's DefaultChatTransport on /v1/ai-sdk/chat: `sendMessages`, then
+   * `reconnectToStream` whenever a response ends without `finish`). Default `native`.
+   */
+  readonly via?: 'native' | 'ai-sdk';
 }
 
 /** The reference: what one uninterrupted generation of this conversation produces. */
@@ -103,8 +110,21 @@ export class StreamLoad {
     return this.records.filter((r) => r.endedAt === undefined).length;
   }
 
+  private oneAiSdk(rec: StreamRecord, content: string, expectedText: string): Promise<void> {
+    const run = () =>
+      aiSdkChat(this.baseUrl, content, {
+        ...(this.apiKey ? { apiKey: this.apiKey } : {}),
+        body: { max_tokens: rec.maxTokens },
+        maxAttempts: this.spec.client?.maxAttempts ?? 400,
+        retryDelayMs: this.spec.client?.retryDelayMs ?? 250,
+        ...(this.spec.client?.signal ? { signal: this.spec.client.signal } : {}),
+        onEnding: () => rec.handoffsAt.push(Date.now()),
+      });
+    return aiSdkTurn(rec, run, expectedText);
+  }
+
   private async one(index: number): Promise<void> {
-    const content = `e2e ${this.spec.tag} stream ${index}`;
+    const content = `e2e ${this.spec.tag} ${this.spec.via === 'ai-sdk' ? 'chat' : 'stream'} ${index}`;
     const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
     const expected = referenceTokens(content, maxTokens);
     const expectedText = expected.join('');
@@ -122,6 +142,7 @@ export class StreamLoad {
       exact: false,
     };
     this.records.push(rec);
+    if (this.spec.via === 'ai-sdk') return this.oneAiSdk(rec, content, expectedText);
     try {
       const result = await streamChat(
         this.baseUrl,
@@ -284,6 +305,27 @@ export class ResponsesLoad {
     } finally {
       rec.endedAt = Date.now();
     }
+  }
+}
+
+/** One AI SDK chat turn, recorded like a stream: its handoffs are responses that ended without `finish`. */
+async function aiSdkTurn(rec: StreamRecord, run: () => ReturnType<typeof aiSdkChat>, expectedText: string) {
+  try {
+    const result = await run();
+    rec.streamId = result.streamId;
+    rec.resumes = result.reconnects;
+    rec.retried503 = result.retried;
+    rec.receivedChars = result.text.length;
+    rec.exact = result.ended === 'finish' && result.text === expectedText;
+    if (result.errorText !== undefined) rec.errorEvent = result.errorText;
+    else if (result.ended !== 'finish')
+      rec.failure = `a reconnect found no active stream (204) after ${result.reconnects} reconnects`;
+    else if (!rec.exact)
+      rec.failure = `text differs from the reference (${result.text.length} chars, expected ${expectedText.length}; reconnects ${result.reconnects})`;
+  } catch (err) {
+    rec.failure = `${(err as Error).name}: ${(err as Error).message}`;
+  } finally {
+    rec.endedAt = Date.now();
   }
 }
 

@@ -23,6 +23,7 @@ export interface Config {
   readonly tasks: TasksConfig;
   readonly vectors: VectorsConfig;
   readonly openai: OpenAiConfig;
+  readonly aiSdk: AiSdkConfig;
   /** How long finished streams, responses and tasks are kept. */
   readonly retention: { readonly hours: number };
   /** OTLP/HTTP traces; undefined endpoint: tracing off. */
@@ -132,6 +133,14 @@ export interface VectorsConfig {
   readonly perKeyMaxDocuments: number;
 }
 
+export interface AiSdkConfig {
+  /**
+   * How long a chat's finished stream still counts as its active one, so a client cut off just
+   * before the end (a SIGKILL, a handoff racing the last tokens) still gets the end on resume.
+   */
+  readonly finishedReplaySeconds: number;
+}
+
 /** Validates the whole environment once; throws one ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -208,6 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     vectors: { perKeyMaxDocuments: e.KEY_MAX_DOCUMENTS },
     openai: { chatModel: e.LLM_MODEL, embeddingAliases: list(e.EMBEDDING_MODEL_ALIASES) },
+    // Not an env variable: a client's reconnect comes within seconds; a minute covers its retries.
+    aiSdk: { finishedReplaySeconds: 60 },
     retention: { hours: e.RETENTION_HOURS },
     tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     inKubernetes,

@@ -183,4 +183,20 @@ export const MIGRATIONS: readonly Migration[] = [
         entries json NOT NULL
       );`,
   },
+  {
+    id: 27,
+    name: 'ai_sdk_chats',
+    // The AI SDK front door: which stream is a chat's active one (GET /v1/ai-sdk/chat/{id}/stream
+    // resumes it). A new table only; a replica of the previous release never reads it. Chat ids
+    // are the client's, scoped to the key's owner; deleting a stream drops it from its chat.
+    sql: `
+      CREATE TABLE ai_sdk_chats (
+        owner text NOT NULL,
+        chat_id text NOT NULL,
+        active_stream_id text NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (owner, chat_id)
+      );
+      CREATE INDEX ai_sdk_chats_stream ON ai_sdk_chats (active_stream_id);`,
+  },
 ];

@@ -345,11 +345,22 @@ export class Generation {
     return 'error' in outcome ? 'failed' : 'completed';
   }
 
-  /** Cancelled by its owner: the row already says so; clients get the end as if it had finished. */
+  /**
+   * Cancelled by its owner: the upstream is stopped, what clients were sent is written (the lease
+   * is still this replica's) and then the row says cancelled; clients get the end as if it had
+   * finished. Where the row said so first (a cancel that found the generation stopping), the
+   * write is fenced out and the row stays as it is.
+   */
   private async cancelled(): Promise<StreamOutcome> {
     await this.deps.adapter.cancel(this.cursor).catch((err: Error) => {
       this.deps.logger.warn({ stream: this.id, err: err.message }, 'could not cancel the upstream generation');
     });
+    try {
+      await this.deps.flush();
+      await this.deps.store.cancel(this.id, this.owner);
+    } catch (err) {
+      this.deps.logger.warn({ stream: this.id, err: (err as Error).message }, 'could not record a cancelled stream');
+    }
     this.outcome = CANCELLED;
     for (const sub of this.subs) this.pump(sub);
     return 'cancelled';

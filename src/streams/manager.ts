@@ -1,6 +1,6 @@
 import { context, trace } from '@opentelemetry/api';
 import type { Response } from 'express';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import type { IdempotencyKey, IdempotencyKeys } from '../db/idempotency.js';
 import type { DrainState } from '../drain/types.js';
 import { conflict, notFound, type ApiError } from '../errors/errors.js';
@@ -22,7 +22,7 @@ import { Collector, type Collected } from './collector.js';
 import { continueClaimed, follow, type FollowContext } from './follow.js';
 import { Generation, type GenerationDeps } from './generation.js';
 import type { StreamMetrics } from './metrics.js';
-import { newStreamId, type Entry, type FrontDoor, type StreamRequest } from './protocol.js';
+import { newStreamId, type Entry, type FrontDoor, type StreamOutcome, type StreamRequest } from './protocol.js';
 import type { Format, Renderer } from './render.js';
 import { SseSink } from './sink.js';
 import { StreamStore, type StreamRow } from './store.js';
@@ -56,6 +56,11 @@ export interface StartSpec {
   readonly detached: boolean;
   /** A retry with the same key joins the stream the first request started. */
   readonly idempotency?: IdempotencyKey;
+  /**
+   * Runs in the transaction that creates the stream (not for a retry that joins one): a front
+   * door's own record of it, which then exists exactly when the stream does.
+   */
+  readonly alsoInTransaction?: (c: Queryable, streamId: string) => Promise<void>;
 }
 
 /** Who receives a stream from its start: an SSE response (with extra headers that need its id), or a collector. */
@@ -79,6 +84,13 @@ export class StreamManager implements FollowContext {
   readonly metrics: StreamMetrics;
   /** Set at handoff: from then on nothing here queries the database. */
   closed = false;
+  /**
+   * Set when the handoff starts. A generation that starts here after that (a POST or a takeover
+   * already under way when the drain began, slowed by a busy database) is handed off at once:
+   * left running, it would hold its lease until it expired after the process exited.
+   */
+  private handingOff = false;
+  private readonly lateHandoffs = new Set<Promise<StreamOutcome>>();
   private readonly gens = new Map<string, Generation>();
   private readonly clients = new Set<StreamClient>();
   private readonly quiet = new Quiescence(() => this.gens.size === 0 && this.clients.size === 0);
@@ -127,10 +139,11 @@ export class StreamManager implements FollowContext {
     noteInLogContext({ streamId: id });
     // Set here, not by the database, so every replica renders the same `created` timestamps.
     const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
-    const { idempotency } = spec;
-    const record = idempotency
-      ? (c: Parameters<IdempotencyKeys['record']>[0]) => this.opts.idempotency.record(c, spec.owner, idempotency, 'stream', id)
-      : undefined;
+    const { idempotency, alsoInTransaction, ...rest } = spec;
+    const record = async (c: Queryable) => {
+      if (idempotency) await this.opts.idempotency.record(c, spec.owner, idempotency, 'stream', id);
+      await alsoInTransaction?.(c, id);
+    };
     // The stream's trace: a root span (a child of the request's), and this replica's generation
     // under it; both are stored, so whoever takes the stream over continues the same trace.
     const attributes = { 'lastcall.stream.id': id, 'lastcall.front_door': spec.format };
@@ -141,7 +154,7 @@ export class StreamManager implements FollowContext {
     root.end();
     let lease;
     try {
-      lease = await this.admission.reserve(() => this.store.create({ ...spec, id, createdAt, trace: streamTrace }, record));
+      lease = await this.admission.reserve(() => this.store.create({ ...rest, id, createdAt, trace: streamTrace }, record));
     } catch (err) {
       span.end();
       // Two requests with one key at once: the other recorded it first, so this one joins its stream.
@@ -150,7 +163,7 @@ export class StreamManager implements FollowContext {
       throw err;
     }
     this.metrics.started.inc({ front_door: spec.format });
-    const stream = { ...spec, id, createdAt };
+    const stream = { ...rest, id, createdAt };
     const gen = this.track(new Generation(lease, stream, { lastSeq: 0, log: [], cursor: undefined }, this.genDeps, span));
     // A client that left while the row was written is attached closed: a stream tied to its
     // clients then stops at once (a later GET may still resume it); a detached one goes on.
@@ -223,12 +236,21 @@ export class StreamManager implements FollowContext {
    * had finished. A finished stream is a 409.
    */
   async cancel(owner: Owner, id: string): Promise<StreamRow> {
+    const local = this.gens.get(id);
+    if (local?.accepting) {
+      if (local.owner !== owner) throw notFound('stream');
+      // Generated here: stopped first, so the entries its clients were already sent reach the log
+      // before the row says cancelled (from then on its writes are fenced out).
+      await local.stop('cancelled');
+      const after = await this.owned(owner, id);
+      if (after.status === 'cancelled') return after;
+      // It ended some other way before the stop landed: cancelled below like any other, or a 409.
+    }
     const row = await this.store.cancel(id, owner);
     if (!row) {
       const current = await this.owned(owner, id);
       throw conflict('stream_finished', `stream is already ${current.status}; only a generating stream can be cancelled`);
     }
-    const local = this.gens.get(id);
     if (local) await local.stop('cancelled');
     else await this.opts.adapter.cancel(row.upstream ?? undefined);
     return row;
@@ -301,6 +323,12 @@ export class StreamManager implements FollowContext {
       this.metrics.total.inc({ outcome });
       this.quiet.changed();
     });
+    if (this.handingOff) {
+      this.metrics.handoffs.inc();
+      const stopped = gen.stop('handoff');
+      this.lateHandoffs.add(stopped);
+      void stopped.finally(() => this.lateHandoffs.delete(stopped));
+    }
     return gen;
   }
 
@@ -349,11 +377,15 @@ export class StreamManager implements FollowContext {
    * client still connected gets a resumable end at the last event it was sent.
    */
   async handoff(deadline: Deadline): Promise<{ handedOff: number; clientsEnded: number }> {
+    this.handingOff = true;
     const gens = [...this.gens.values()].filter((g) => g.accepting);
     this.metrics.handoffs.inc(gens.length);
     const margin = new AbortController();
     const timer = setTimeout(() => margin.abort(), Math.max(0, deadline.remainingMs() - HANDOFF_MARGIN_MS));
-    await Promise.race([Promise.all(gens.map((g) => g.stop('handoff'))), untilAborted(margin.signal)]);
+    const stopped = Promise.all(gens.map((g) => g.stop('handoff'))).then(async () => {
+      while (this.lateHandoffs.size > 0) await Promise.all([...this.lateHandoffs]);
+    });
+    await Promise.race([stopped, untilAborted(margin.signal)]);
     clearTimeout(timer);
     this.closed = true;
     this.writer.stop();
