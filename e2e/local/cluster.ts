@@ -1,16 +1,27 @@
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
 import type { EmulatorControl } from '../../testkit/emulator/control.js';
 import { startEmulatorProcess, type EmulatorProcess } from '../../testkit/emulator/process.js';
-import type { Driver, PodView, Termination, Timings, TimelineEvent, UpstreamChoice, UpstreamFaults } from '../scenario/driver.js';
+import type {
+  Driver,
+  Partition,
+  PodView,
+  Release,
+  Termination,
+  Timings,
+  TimelineEvent,
+  UpstreamChoice,
+  UpstreamFaults,
+} from '../scenario/driver.js';
 import { containerEnv, rolloutSpec, serverContainer, timingsOf, type RolloutSpec } from '../support/deployment.js';
 import { renderChart, type RenderedChart } from './chart.js';
 import { LoadBalancer } from './load-balancer.js';
 import { LocalPod } from './pod.js';
-import { PodNetwork, type NetworkInfo, type PodAddress } from './network.js';
+import { IP_BIN, PodNetwork, type NetworkInfo, type PodAddress } from './network.js';
 import { LocalPrometheus } from './prometheus.js';
 import { UpstreamProcess } from './upstream.js';
 
@@ -42,6 +53,8 @@ export class LocalCluster implements Driver {
   /** The chart values the harness sets (database, upstream); useUpstream() changes the upstream's. */
   private values: Record<string, string | number> = {};
   private devUpstreamUrl = '';
+  /** The build new pods run (the Deployment's image); useRelease() changes it. */
+  private release: Release | undefined;
   private emulatorProcess: EmulatorProcess | undefined;
   emulator: EmulatorControl | undefined;
   private prometheus!: LocalPrometheus;
@@ -178,6 +191,7 @@ export class LocalCluster implements Driver {
       name,
       ip: addr.ip,
       netns: addr.netns,
+      ...(this.release ? { main: this.release.main } : {}),
       env: this.podEnv(name),
       readiness: this.spec.readiness,
       logDir: this.opts.workDir,
@@ -307,15 +321,28 @@ export class LocalCluster implements Driver {
     await this.settle();
   }
 
+  async useRelease(release: Release | undefined): Promise<void> {
+    this.release = release;
+    this.record({ at: Date.now(), kind: 'release', detail: release?.name ?? 'this checkout' });
+    await this.rolloutRestart();
+    await this.settle();
+  }
+
   async scaleTo(replicas: number): Promise<void> {
     this.record({ at: Date.now(), kind: 'scale', detail: `${this.desired} → ${replicas} replicas` });
     this.desired = replicas;
     await this.waitFor(() => this.complete() && this.all.every((p) => !p.deleting || !p.alive), 180_000, `${replicas} replicas`);
   }
 
+  /** A ready, serving pod chosen at random. */
+  private randomReadyPod(what: string): LocalPod {
+    const ready = this.live().filter((p) => p.ready);
+    if (ready.length === 0) throw new Error(`no ready pod to ${what}`);
+    return ready[randomInt(ready.length)]!;
+  }
+
   async killPod(): Promise<string> {
-    const victim = this.live().find((p) => p.ready);
-    if (!victim) throw new Error('no ready pod to kill');
+    const victim = this.randomReadyPod('kill');
     await victim.kill();
     return victim.name;
   }
@@ -324,6 +351,65 @@ export class LocalCluster implements Driver {
     this.record({ at: Date.now(), kind: 'database-restart' });
     await this.pg.restart({ downMs: 1_000 });
     this.record({ at: Date.now(), kind: 'database-up' });
+  }
+
+  async stallDatabase(ms: number): Promise<void> {
+    this.record({ at: Date.now(), kind: 'database-stall', detail: `SIGSTOP for ${ms} ms` });
+    this.pg.pause();
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      this.pg.resume();
+      this.record({ at: Date.now(), kind: 'database-up', detail: 'SIGCONT' });
+    }
+  }
+
+  /**
+   * Inside the pod's namespace, a policy rule sends its TCP packets for PostgreSQL's port into a
+   * veth whose far end drops them (a permanent neighbour entry no one owns): a silent partition,
+   * open connections hang and new ones time out, with no iptables or dummy device needed.
+   */
+  async partitionFromDatabase(): Promise<Partition> {
+    const victim = this.randomReadyPod('partition');
+    const ns = victim.netns;
+    if (!ns) throw new Error('a partition needs a network namespace per pod (E2E_NETNS, run as root)');
+    const pgIp = this.net!.hostIp;
+    const rule = `rule add to ${pgIp} ipproto tcp dport ${this.pg.port} table 100`;
+    const ip = (script: string) =>
+      new Promise<void>((resolve, reject) => {
+        const child = execFile(IP_BIN, ['-n', ns, '-batch', '-'], (err, _out, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(),
+        );
+        child.stdin!.end(script);
+      });
+    await ip(
+      [
+        'link add pgcut0 type veth peer name pgcut1',
+        'link set pgcut0 up',
+        'link set pgcut1 up',
+        `neigh add ${pgIp} lladdr 02:00:00:00:00:01 dev pgcut0 nud permanent`,
+        `route add table 100 ${pgIp}/32 dev pgcut0`,
+        rule,
+        '',
+      ].join('\n'),
+    );
+    this.record({
+      at: Date.now(),
+      pod: victim.name,
+      kind: 'partition',
+      detail: `packets to PostgreSQL :${this.pg.port} dropped`,
+    });
+    let healed = false;
+    return {
+      pod: victim.name,
+      heal: async () => {
+        if (healed) return;
+        healed = true;
+        // The pod may be gone by now, and its namespace with it.
+        await ip(`${rule.replace('rule add', 'rule del')}\nlink del pgcut0\n`).catch(() => undefined);
+        this.record({ at: Date.now(), pod: victim.name, kind: 'partition-healed' });
+      },
+    };
   }
 
   setUpstreamFaults(faults: UpstreamFaults): Promise<void> {

@@ -12,6 +12,8 @@ export interface PodOptions {
   readonly ip: string;
   /** The network namespace to run the process in (`ip netns exec`, which execs: the PID is node's). */
   readonly netns?: string;
+  /** The service's entry point (the "image"): dist/main.js of this checkout unless another release's is given. */
+  readonly main?: string;
   readonly env: Record<string, string>;
   readonly readiness: ProbeSpec;
   readonly logDir: string;
@@ -25,6 +27,7 @@ export interface PodOptions {
 export class LocalPod {
   readonly name: string;
   readonly ip: string;
+  readonly netns: string | undefined;
   readonly adminPort: number;
   readonly port: number;
   readonly createdAt = Date.now();
@@ -42,13 +45,15 @@ export class LocalPod {
   constructor(private readonly opts: PodOptions) {
     this.name = opts.name;
     this.ip = opts.ip;
+    this.netns = opts.netns;
     this.port = Number(opts.env.PORT);
     this.adminPort = Number(opts.env.ADMIN_PORT);
     // The kubelet creates the termination-log file; the service writes its drain report there.
     this.messagePath = path.join(opts.logDir, `${opts.name}.termination-log`);
     fs.writeFileSync(this.messagePath, '');
     const log = fs.createWriteStream(path.join(opts.logDir, `${opts.name}.log`));
-    const [cmd, args] = opts.netns ? [IP_BIN, ['netns', 'exec', opts.netns, process.execPath, MAIN]] : [process.execPath, [MAIN]];
+    const main = opts.main ?? MAIN;
+    const [cmd, args] = opts.netns ? [IP_BIN, ['netns', 'exec', opts.netns, process.execPath, main]] : [process.execPath, [main]];
     this.proc = spawn(cmd, args, {
       env: { PATH: process.env.PATH, ...opts.env, HOST: opts.ip, TERMINATION_MESSAGE_PATH: this.messagePath },
       stdio: ['ignore', 'pipe', 'pipe'],

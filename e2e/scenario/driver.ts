@@ -68,6 +68,21 @@ export type UpstreamChoice =
       readonly maxTokens: number;
     };
 
+/** A build of the service to run the pods from (an image, in a cluster). */
+export interface Release {
+  /** A short label for the timeline and the report (a commit, a tag). */
+  readonly name: string;
+  /** Its entry point: `<checkout>/dist/main.js`. */
+  readonly main: string;
+}
+
+/** One replica cut off from PostgreSQL (see Driver.partitionFromDatabase). */
+export interface Partition {
+  readonly pod: string;
+  /** Lets its packets through again. */
+  heal(): Promise<void>;
+}
+
 export interface Driver {
   readonly name: 'local' | 'kind';
   /** The Service: every client request of the scenario goes here. */
@@ -88,6 +103,21 @@ export interface Driver {
   scaleTo(replicas: number): Promise<void>;
   /** Restarts the database under the running service. */
   restartDatabase?(): Promise<void>;
+  /**
+   * Freezes PostgreSQL, the postmaster and every backend (SIGSTOP), for `ms`, then lets it run
+   * again (SIGCONT): connections stay open and nothing answers.
+   */
+  stallDatabase?(ms: number): Promise<void>;
+  /**
+   * Cuts one ready replica, chosen at random, off PostgreSQL: its packets to the database are
+   * dropped inside its network namespace, everything else (clients, probes, upstream) still flows.
+   */
+  partitionFromDatabase?(): Promise<Partition>;
+  /**
+   * Runs the pods from another build (`undefined`: this checkout's): an image change, so a
+   * rolling update, like `helm upgrade --set image.tag=...`. Resolves once the rollout is complete.
+   */
+  useRelease?(release: Release | undefined): Promise<void>;
   /** Switches the upstream's injected faults on or off. */
   setUpstreamFaults?(faults: UpstreamFaults): Promise<void>;
   /**

@@ -19,7 +19,7 @@ async function query(url: string, path: string, params: Record<string, string>):
 }
 
 /** Sum of an instant query's values (0 when it returns nothing). */
-async function scalar(url: string, expr: string, at: number): Promise<number> {
+export async function scalar(url: string, expr: string, at: number): Promise<number> {
   const result = await query(url, '/api/v1/query', { query: expr, time: String(at / 1000) });
   return result.reduce((sum, r) => sum + Number(r.value?.[1] ?? 0), 0);
 }

@@ -40,7 +40,7 @@ interface AlertExpectation {
   readonly fire?: readonly string[];
 }
 
-interface ScenarioCase {
+export interface ScenarioCase {
   /** A sentence: what must hold. */
   readonly name: string;
   /** The Service's own errors (refused or cut by a dead pod) are part of the fault, not failures. */
@@ -54,20 +54,20 @@ interface ScenarioCase {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Stream lengths: from one second of tokens up to four drain budgets' worth. */
-function streamTokens(d: Driver): { minTokens: number; maxTokens: number } {
+export function streamTokens(d: Driver): { minTokens: number; maxTokens: number } {
   const t = d.timings;
   return { minTokens: Math.ceil(t.tokensPerSecond), maxTokens: Math.ceil(t.tokensPerSecond * t.drainBudgetSeconds * 4) };
 }
 
 const MAX_LISTED = 15;
-function listed(prefix: string, items: string[]): string[] {
+export function listed(prefix: string, items: string[]): string[] {
   if (items.length === 0) return [];
   const head = items.slice(0, MAX_LISTED).map((x) => `${prefix}: ${x}`);
   return items.length > MAX_LISTED ? [...head, `${prefix}: … and ${items.length - MAX_LISTED} more`] : head;
 }
 
 /** Every stream ended exactly as the reference, with no error event and no failure. */
-function streamFailures(records: readonly StreamRecord[], what = 'stream'): string[] {
+export function streamFailures(records: readonly StreamRecord[], what = 'stream'): string[] {
   return listed(
     what,
     records.flatMap((r) =>
@@ -80,8 +80,12 @@ function streamFailures(records: readonly StreamRecord[], what = 'stream'): stri
   );
 }
 
+/** Steps 0..n-1 (n > 0), each recorded exactly once. */
+export const exactlyOnce = (steps: readonly number[]) =>
+  steps.length > 0 && steps.length === new Set(steps).size && steps.every((s, i) => s === i);
+
 /** Every task completed, and its steps are 0..n-1, each recorded exactly once. */
-async function taskFailures(d: Driver, load: TaskLoad, timeoutMs: number): Promise<string[]> {
+export async function taskFailures(d: Driver, load: TaskLoad, timeoutMs: number): Promise<string[]> {
   await load.awaitAll(timeoutMs);
   const out = [...load.failures];
   const stored = await d.taskSteps(load.records.map((t) => t.id));
@@ -89,8 +93,7 @@ async function taskFailures(d: Driver, load: TaskLoad, timeoutMs: number): Promi
     if (t.failure) out.push(`${t.id}: ${t.failure}`);
     else if (t.status !== 'completed') out.push(`${t.id}: ended ${t.status}`);
     const steps = stored.get(t.id) ?? [];
-    const once = steps.length === new Set(steps).size && steps.every((s, i) => s === i);
-    if (!once || steps.length === 0) out.push(`${t.id}: steps recorded ${JSON.stringify(steps)}, expected 0..n-1 once each`);
+    if (!exactlyOnce(steps)) out.push(`${t.id}: steps recorded ${JSON.stringify(steps)}, expected 0..n-1 once each`);
     else if (steps.length !== t.steps.length)
       out.push(`${t.id}: API shows ${t.steps.length} steps, the database ${steps.length}`);
   }
@@ -115,10 +118,13 @@ function terminationFailures(ts: readonly Termination[]): string[] {
 function exitFacts(ts: readonly Termination[], d: Driver): Record<string, number> {
   const deleted = ts.filter((t) => t.cause === 'delete');
   const exits = deleted.map((t) => t.finishedAt - t.deletedAt - d.timings.preStopSeconds * 1000);
-  if (exits.length === 0) return {};
+  const killed = ts.length - deleted.length;
+  if (exits.length === 0) return killed > 0 ? { podsSigkilledByFault: killed } : {};
   return {
     podsTerminated: exits.length,
     podsExited0: deleted.filter((t) => t.exitCode === 0 && !t.killedAtDeadline).length,
+    podsSigkilledAtDeadline: deleted.filter((t) => t.killedAtDeadline).length,
+    ...(killed > 0 ? { podsSigkilledByFault: killed } : {}),
     maxSigtermToExitMs: Math.max(...exits),
     drainBudgetMs: d.timings.drainBudgetSeconds * 1000,
   };
@@ -135,7 +141,7 @@ function serviceFailures(d: Driver, before: { failed: number; cut: number } | un
   ];
 }
 
-function streamFacts(records: readonly StreamRecord[], d: Driver) {
+export function streamFacts(records: readonly StreamRecord[], d: Driver) {
   const longerThanBudget = records.filter((r) => r.maxTokens / d.timings.tokensPerSecond > d.timings.drainBudgetSeconds);
   return {
     streams: records.length,
@@ -159,7 +165,7 @@ function responseFacts(records: readonly StreamRecord[], d: Driver) {
   };
 }
 
-async function waitForScrape(d: Driver): Promise<void> {
+export async function waitForScrape(d: Driver): Promise<void> {
   // Two scrape intervals, so the last pods' final counters are in.
   if (d.prometheusUrl) await sleep(2_500);
 }
@@ -408,7 +414,7 @@ const upstreamFaults: ScenarioCase = {
 };
 
 /** Streams through one rolling restart: a batch under way when it starts, all ended when this resolves. */
-async function streamsThroughRollout(d: Driver, o: ScenarioOptions, tag: string, verify: 'reference' | 'upstream') {
+export async function streamsThroughRollout(d: Driver, o: ScenarioOptions, tag: string, verify: 'reference' | 'upstream') {
   const { minTokens, maxTokens } = streamTokens(d);
   const concurrency = Math.max(10, Math.round(o.streams / 4));
   const streams = new StreamLoad(d.serviceUrl, d.apiKey, { tag, concurrency, minTokens, maxTokens, verify });
@@ -515,11 +521,21 @@ export interface ScenarioReport {
 }
 
 /** Runs every case the driver supports (or those whose name contains `only`), in order. */
-export async function runScenario(d: Driver, o: ScenarioOptions, only?: string): Promise<ScenarioReport> {
+export function runScenario(d: Driver, o: ScenarioOptions, only?: string): Promise<ScenarioReport> {
+  return runCases(d, o, CASES, only);
+}
+
+/** Runs `list` in order (the ones the driver supports, whose name contains `only`), judging each the same way. */
+export async function runCases(
+  d: Driver,
+  o: ScenarioOptions,
+  list: readonly ScenarioCase[],
+  only?: string,
+): Promise<ScenarioReport> {
   const startedAt = Date.now();
   const cases: CaseResult[] = [];
   const tag = randomBytes(4).toString('hex');
-  for (const c of CASES) {
+  for (const c of list) {
     if (only && !c.name.includes(only)) continue;
     if (c.needs && !c.needs(d)) {
       o.progress(`skip: ${c.name} (the ${d.name} driver cannot inject this fault)`);
