@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chaosPlan } from './drivers/chaos.js';
+import path from 'node:path';
+import { CHAOS_REPORT_DIR, chaosPlan } from './drivers/chaos.js';
 import { runLocal } from './drivers/local.js';
 
 /**
@@ -7,7 +8,7 @@ import { runLocal } from './drivers/local.js';
  * defaults): 2 rollouts, 3 SIGKILLs, a 5 s PostgreSQL stall and a partition longer than the
  * lease, each under 20 streams, 10 tasks and embeddings. Fails on any lost stream, task step
  * missing or recorded twice, or gracefully drained pod that did not exit 0 in time. Report:
- * reports/chaos/.
+ * reports/chaos/short/ (the full run's is reports/chaos/).
  */
 const SHORT = {
   CHAOS_FAULTS: 'rollouts,kills,pg-stall,partition',
@@ -24,7 +25,10 @@ describe('chaos (local driver, short)', () => {
     'no stream lost, every task step exactly once, every drained pod exits 0 through rollouts, SIGKILLs, a database stall and a partition',
     { timeout: 600_000 },
     async () => {
-      const { report } = await runLocal((line) => process.stdout.write(`[chaos] ${line}\n`), chaosPlan(SHORT));
+      const { report } = await runLocal(
+        (line) => process.stdout.write(`[chaos] ${line}\n`),
+        chaosPlan(SHORT, path.join(CHAOS_REPORT_DIR, 'short')),
+      );
       const failures = report.cases.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`));
       expect(failures).toEqual([]);
       expect(report.cases.map((c) => c.name.split(':')[0])).toEqual(['rollouts', 'kills', 'partition', 'pg-stall']);

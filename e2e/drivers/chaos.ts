@@ -77,9 +77,9 @@ export function chaosOptions(progress: (line: string) => void, defaults: Partial
 }
 
 /** runLocal's plan for the chaos run. */
-export function chaosPlan(defaults: Partial<Record<string, number | string>> = {}): LocalPlan {
+export function chaosPlan(defaults: Partial<Record<string, number | string>> = {}, reportDir = CHAOS_REPORT_DIR): LocalPlan {
   return {
-    reportDir: CHAOS_REPORT_DIR,
+    reportDir,
     run: (d, progress) => {
       const { o, faults } = chaosOptions(progress, defaults);
       const list = chaosCases(faults, o);
