@@ -11,16 +11,14 @@
  * PostgreSQL runs durable (fsync, synchronous commit) on the same two cores as this process: the
  * absolute ceiling is this VM's; CPU per token is what carries over to a bigger server.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { createLogger } from '../src/log/logger.js';
 import type { Entry } from '../src/streams/protocol.js';
 import { StreamStore, type Lease, type PendingBatch } from '../src/streams/store.js';
-import { startPostgres, type PostgresInstance } from '../testkit/postgres.js';
-import { percentile } from './streams-support.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { percentile, postgresCpuMs } from './streams-support.js';
 
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 4);
 const RATE = Number(process.env.BENCH_RATE ?? 50); // tokens/s per stream: a typical LLM
@@ -30,22 +28,6 @@ const STREAM_TOKENS = 500;
 const FLUSH_MS = 50; // src/streams/writer.ts
 const LEASE_SECONDS = 15;
 const WORDS = ['The', ' pod', ' drains', ' its', ' streams', ' before', ' the', ' kubelet', ' sends', ' SIGKILL', '.', '\n'];
-
-/** utime + stime of every process of the cluster, in ms (clock ticks are 10 ms on Linux). */
-function postgresCpuMs(instance: PostgresInstance): number {
-  const postmaster = readFileSync(join(instance.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
-  const pids = [postmaster, ...execFileSync('pgrep', ['-P', postmaster]).toString().trim().split('\n').filter(Boolean)];
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]); // utime stime cutime cstime
-    } catch {
-      // A backend that ended between pgrep and the read.
-    }
-  }
-  return ticks * 10;
-}
 
 interface Sim {
   lease: Lease;

@@ -1,23 +1,37 @@
-/** Shared pieces of the benchmarks: a standalone upstream, a timed SSE reader and a concurrent stream load (streams), percentiles (all). */
-import { spawn } from 'node:child_process';
+/** Shared pieces of the benchmarks: a standalone upstream, a timed SSE reader and a concurrent stream load (streams), percentiles (all), PostgreSQL's CPU. */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { PostgresInstance } from '../testkit/postgres.js';
 import { ROOT } from '../testkit/service.js';
 
-/** The dev upstream as its own process, so neither side under test pays for generating tokens. */
-export function startUpstream(tokensPerSecond: number): Promise<{ url: string; stop(): void }> {
-  const proc = spawn(
-    process.execPath,
-    [path.join(ROOT, 'dist/upstream/cli.js'), '--port', '0', '--tokens-per-second', String(tokensPerSecond)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+/** A helper process of a bench: its pid (for its CPU) and the URL it printed once listening. */
+export interface BenchProcess {
+  url: string;
+  pid: number;
+  stop(): void;
+}
+
+/** Spawns `node <args>` and resolves once it prints its first line, JSON with its `url`. */
+function spawnListening(args: string[]): Promise<BenchProcess> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`upstream exited ${code}`)));
+    proc.once('exit', (code) => reject(new Error(`${args.at(-1)} exited ${code}`)));
     proc.stdout.setEncoding('utf8').once('data', (line: string) => {
-      resolve({ url: (JSON.parse(line) as { url: string }).url, stop: () => void proc.kill('SIGKILL') });
+      const { url } = JSON.parse(line) as { url: string };
+      resolve({ url, pid: proc.pid!, stop: () => void proc.kill('SIGKILL') });
     });
   });
+}
+
+/** The dev upstream as its own process, so neither side under test pays for generating tokens. */
+export function startUpstream(tokensPerSecond: number): Promise<BenchProcess> {
+  return spawnListening([path.join(ROOT, 'dist/upstream/cli.js'), '--port', '0', '--tokens-per-second', String(tokensPerSecond)]);
+}
+
+/** The bare SSE proxy of `upstreamUrl` (bench/bare-proxy.ts) as its own process, so its CPU is its own. */
+export function startBareProxy(upstreamUrl: string): Promise<BenchProcess> {
+  return spawnListening(['--import', 'tsx', path.join(ROOT, 'bench/bare-proxy.ts'), upstreamUrl]);
 }
 
 /** Reads an SSE response, timestamping every `data:` line that carries a token (`token` matches one: lastcall's own by default). */
@@ -65,4 +79,26 @@ export async function streamLoad(baseUrl: string, streams: number, tokens: numbe
   const received = all.reduce((n, t) => n + t.length, 0);
   const gaps = all.flatMap((t) => t.slice(1).map((x, i) => x - t[i]!));
   return { tokensPerSecond: received / wall, p50: percentile(gaps, 50), p99: percentile(gaps, 99), tokens: received };
+}
+
+/** CPU time of one process (all its threads) in ms: utime + stime, and with `children`, its waited-for children's too (clock ticks are 10 ms on Linux). */
+export function processCpuMs(pid: number | string, children = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0);
+  return ticks * 10;
+}
+
+/** utime + stime of every process of the cluster, in ms. */
+export function postgresCpuMs(instance: PostgresInstance): number {
+  const postmaster = readFileSync(path.join(instance.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+  const pids = [postmaster, ...execFileSync('pgrep', ['-P', postmaster]).toString().trim().split('\n').filter(Boolean)];
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      ms += processCpuMs(pid, true);
+    } catch {
+      // A backend that ended between pgrep and the read.
+    }
+  }
+  return ms;
 }

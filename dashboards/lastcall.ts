@@ -289,7 +289,7 @@ export const ROWS: readonly RowSpec[] = [
     ],
   },
   {
-    title: 'Retention',
+    title: 'Database: retention and notifications',
     panels: [
       {
         title: 'Rows deleted by retention',
@@ -311,6 +311,27 @@ export const ROWS: readonly RowSpec[] = [
         height: 8,
         min: 0,
         queries: [{ expr: Q.retentionSweepAge(), legend: '{{replica}}' }],
+      },
+      {
+        title: 'Database notifications received',
+        description: `${METRICS.databaseNotifications}{channel}: what woke followers (lastcall_stream), task event streams (lastcall_task) and the claim loops (lastcall_stream_free, lastcall_task_free). A replica hears of a row only while something in it waits on that row.`,
+        viz: 'timeseries',
+        unit: 'ops',
+        width: 12,
+        height: 8,
+        stacked: true,
+        min: 0,
+        queries: [{ expr: Q.databaseNotificationsByChannel(), legend: '{{channel}}' }],
+      },
+      {
+        title: 'Listening connection up',
+        description: `${METRICS.databaseListening} per replica: 0 while it reconnects, when waiters look every 250 ms instead of waiting to be told (more queries, no loss).`,
+        viz: 'timeseries',
+        unit: 'none',
+        width: 12,
+        height: 8,
+        min: 0,
+        queries: [{ expr: Q.databaseListeningByReplica(), legend: '{{replica}}' }],
       },
     ],
   },

@@ -87,6 +87,8 @@ export const Q = {
   // --- Retention -----------------------------------------------------------------------------
   retentionDeletedByKind: (window = RATE): string => sumRate(METRICS.retentionDeleted, window, 'kind'),
   retentionSweepAge: (): string => `time() - max by (replica) (${METRICS.retentionLastSweep})`,
+  databaseNotificationsByChannel: (window = RATE): string => sumRate(METRICS.databaseNotifications, window, 'channel'),
+  databaseListeningByReplica: (): string => `min by (replica) (${METRICS.databaseListening})`,
 
   // --- Embeddings and memory ----------------------------------------------------------------
   embeddingModelLoadedByReplica: (): string => `sum by (replica) (${METRICS.embeddingModelLoaded})`,

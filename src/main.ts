@@ -76,11 +76,20 @@ async function main(): Promise<void> {
   const { tombstones } = retention;
   const idempotency = new IdempotencyKeys(database.db);
   const tasks = createTasksFeature(
-    { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, search: vectors.search, tombstones },
+    {
+      ...core,
+      db: database.db,
+      notifications: database.notifications,
+      llm: llm.llm,
+      httpMetrics,
+      idempotency,
+      search: vectors.search,
+      tombstones,
+    },
     config.tasks,
   );
   const streams = createStreamsFeature(
-    { ...core, db: database.db, llm: llm.llm, httpMetrics, idempotency, tombstones },
+    { ...core, db: database.db, notifications: database.notifications, llm: llm.llm, httpMetrics, idempotency, tombstones },
     config.streams,
   );
   const openai = createOpenAiFeature({ ...core, manager: streams.manager, embeddings: embeddings.service }, config.openai);

@@ -67,12 +67,19 @@ export interface ServiceProcess {
  */
 export async function startService(
   env: Record<string, string | undefined> = {},
-  opts: { timeoutMs?: number; /** Node options before the script, e.g. `--import` of a fixture. */ nodeArgs?: string[] } = {},
+  opts: {
+    timeoutMs?: number;
+    /** Node options before the script, e.g. `--import` of a fixture. */
+    nodeArgs?: string[];
+    /** Another build's entry point (a bench's "before"); default this checkout's dist/main.js. */
+    main?: string;
+  } = {},
 ): Promise<ServiceProcess> {
-  if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build first`);
+  const main = opts.main ?? MAIN;
+  if (!fs.existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
   const ownDir = env.DATA_DIR === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'lastcall-test-')) : undefined;
   const dataDir = env.DATA_DIR ?? ownDir!;
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
     env: {
       PATH: process.env.PATH,
       PORT: '0',

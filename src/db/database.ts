@@ -22,8 +22,24 @@ export interface Database {
   transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** A transaction without the statement timeouts, for schema work at start-up (migrations, index builds). */
   maintenance<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Opens a connection for LISTEN (PostgreSQL: one of its own, outside the pool; PGlite: the
+   * embedded instance's in-process notifications). `lost` is called once if it breaks.
+   */
+  listen(on: NotificationHandlers): Promise<NotificationListener>;
   /** Waits for queries in flight (bounded by the deadline), then ends the pool. */
   close(deadline: Deadline): Promise<{ queriesAbandoned: number }>;
+}
+
+export interface NotificationHandlers {
+  notification(channel: string, payload: string): void;
+  lost(err: Error): void;
+}
+
+export interface NotificationListener {
+  listen(channel: string): Promise<void>;
+  unlisten(channel: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 const MIGRATION_LOCK = 7_311_001; // advisory lock key shared by every replica
@@ -41,7 +57,10 @@ export async function openDatabase(
   let maintenancePool: pg.Pool;
   let releaseLock: (() => Promise<void>) | undefined;
   let pglite: { close(): Promise<void> } | undefined;
+  let listen: Database['listen'];
   if (opts.url) {
+    const url = opts.url;
+    listen = (on) => listenOnPostgres(url, opts.connectTimeoutMs ?? 5_000, on);
     const statementTimeoutMs = opts.statementTimeoutMs ?? 5_000;
     pool = new pg.Pool({
       connectionString: opts.url,
@@ -63,6 +82,23 @@ export async function openDatabase(
     const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
     const db = await PGlite.create(dir, { extensions: { vector } });
     pglite = db;
+    listen = async (on) => {
+      const stops = new Map<string, () => Promise<void>>();
+      return {
+        async listen(channel) {
+          if (!stops.has(channel)) stops.set(channel, await db.listen(channel, (payload) => on.notification(channel, payload)));
+        },
+        async unlisten(channel) {
+          const stop = stops.get(channel);
+          stops.delete(channel);
+          await stop?.();
+        },
+        async close() {
+          await Promise.all([...stops.values()].map((stop) => stop()));
+          stops.clear();
+        },
+      };
+    };
     pool = new pg.Pool({ ...createPgConfig(db), max: 1 });
     maintenancePool = pool;
     logger.warn({ dataDir: dir }, 'using embedded PGlite: one replica only; set DATABASE_URL to scale out');
@@ -101,6 +137,13 @@ export async function openDatabase(
   const inTransaction = async <T>(from: pg.Pool, fn: (client: Queryable) => Promise<T>): Promise<T> => {
     const client = await from.connect();
     let broken: unknown;
+    // pg-pool listens for errors on idle clients only: a checked-out one whose server goes away
+    // between statements (PostgreSQL restarted) would emit an unhandled 'error' and crash us.
+    const lost = (err: Error) => {
+      broken = err;
+      logger.warn({ err: err.message }, 'database connection lost inside a transaction');
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -111,6 +154,7 @@ export async function openDatabase(
       await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken as Error | undefined);
     }
   };
@@ -129,6 +173,7 @@ export async function openDatabase(
     query: (text, params) => track(() => traced('db.query', text, () => pool.query(text, params))),
     transaction: (fn) => track(() => traced('db.transaction', undefined, () => inTransaction(pool, fn))),
     maintenance: (fn) => track(() => inTransaction(maintenancePool, fn)),
+    listen: (on) => listen(on),
     async close(deadline) {
       // pg's Pool.end() drops queries still waiting for a client without settling them, so
       // callers stop first and we only end the pool once nothing is in flight (or time is up).
@@ -151,6 +196,44 @@ export async function openDatabase(
     throw err;
   }
   return database;
+}
+
+/** A client of its own (a pooled one would be handed to queries), listening until it breaks or is closed. */
+async function listenOnPostgres(url: string, connectTimeoutMs: number, on: NotificationHandlers): Promise<NotificationListener> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    // A partitioned server never says goodbye: keepalives notice the dead connection (in minutes,
+    // with the kernel's probe settings); until then waiters still look at their safety-net pace.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    // A LISTEN a stalled server never answers breaks the connection, which is then reopened.
+    query_timeout: 5_000,
+  });
+  let closing = false;
+  let failed = false;
+  const fail = (err: Error) => {
+    if (closing || failed) return;
+    failed = true;
+    on.lost(err);
+    void client.end().catch(() => undefined);
+  };
+  client.on('error', fail);
+  client.on('end', () => fail(new Error('listening connection ended')));
+  client.on('notification', (n) => on.notification(n.channel, n.payload ?? ''));
+  await client.connect();
+  return {
+    async listen(channel) {
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    },
+    async unlisten(channel) {
+      await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+    },
+    async close() {
+      closing = true;
+      await client.end().catch(() => undefined);
+    },
+  };
 }
 
 /** The statement's first keyword (SELECT, UPDATE, WITH…): what a span may say of it without its data. */

@@ -1,6 +1,7 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { METRICS } from '../metrics/names.js';
 import { zeroSeries } from '../metrics/registry.js';
+import { CHANNELS } from './channels.js';
 
 /**
  * `unavailable`: no connection could be made or it broke; `timeout`: a query or the wait for a
@@ -17,8 +18,20 @@ export function createDatabaseMetrics(registry: Registry) {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    notifications: new Counter({
+      name: METRICS.databaseNotifications,
+      help: 'Notifications received on the listening connection, by channel (each wakes the waiters for its row)',
+      labelNames: ['channel'],
+      registers: [registry],
+    }),
+    listening: new Gauge({
+      name: METRICS.databaseListening,
+      help: '1 while the listening connection is open; 0 while it reconnects (waiters poll meanwhile)',
+      registers: [registry],
+    }),
   };
   zeroSeries(metrics.errors, 'kind', DATABASE_ERROR_KINDS);
+  zeroSeries(metrics.notifications, 'channel', CHANNELS);
   return metrics;
 }
 export type DatabaseMetrics = ReturnType<typeof createDatabaseMetrics>;

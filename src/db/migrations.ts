@@ -199,4 +199,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX ai_sdk_chats_stream ON ai_sdk_chats (active_stream_id);`,
   },
+  {
+    id: 28,
+    name: 'notify_triggers',
+    // Push, not poll: the database announces what waiters wait for (db/channels.ts). Triggers,
+    // not statements in our code, so the previous release's writes announce too while both run
+    // in a rolling upgrade; it never listens and is unaffected. Lease heartbeats (which change
+    // lease_expires_at only) announce nothing. pg_notify folds repeats within a transaction.
+    sql: `
+      CREATE FUNCTION lastcall_notify_stream() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('lastcall_stream:' || NEW.id, '');
+        IF NEW.detached AND NEW.status = 'generating' AND NEW.lease_holder IS NULL THEN
+          PERFORM pg_notify('lastcall_stream_free', NEW.id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER streams_notify AFTER UPDATE ON streams FOR EACH ROW
+        WHEN (OLD.last_seq IS DISTINCT FROM NEW.last_seq OR OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder)
+        EXECUTE FUNCTION lastcall_notify_stream();
+      CREATE FUNCTION lastcall_notify_task() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('lastcall_task:' || NEW.id, '');
+        IF NEW.status IN ('queued', 'running') AND NEW.lease_holder IS NULL THEN
+          PERFORM pg_notify('lastcall_task_free', NEW.id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER tasks_notify_insert AFTER INSERT ON tasks FOR EACH ROW EXECUTE FUNCTION lastcall_notify_task();
+      CREATE TRIGGER tasks_notify_update AFTER UPDATE ON tasks FOR EACH ROW
+        WHEN (OLD.updated_at IS DISTINCT FROM NEW.updated_at OR OLD.status IS DISTINCT FROM NEW.status
+          OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder)
+        EXECUTE FUNCTION lastcall_notify_task();`,
+  },
 ];

@@ -1,5 +1,3 @@
-import { sleep, systemClock } from '../time/clock.js';
-
 /**
  * An append-only log kept in the database, as the tail loop reads it: a head (the row that says
  * how far the log goes and whether it is finished) and pages of entries after a cursor.
@@ -21,7 +19,7 @@ export interface TailTarget<E> {
   /** False when the socket is full: the loop waits for `whenWritable` before the next entry. */
   send(entry: E): boolean;
   whenWritable(): Promise<void>;
-  /** Resolves when the client goes away, so a wait between polls ends at once. */
+  /** Aborts when the client goes away, so a wait for more ends at once. */
   readonly closedSignal: AbortSignal;
 }
 
@@ -33,8 +31,12 @@ export type TailEnd<H> =
 
 export interface TailOptions<H> {
   readonly pageSize: number;
-  readonly pollMs: number;
-  /** Checked before each poll: true ends the tail as `interrupted` (e.g. this replica hands off). */
+  /**
+   * Waits until the log may have grown: a notification for it, a safety-net timeout, or the
+   * client leaving (the signal).
+   */
+  waitForMore(signal: AbortSignal): Promise<void>;
+  /** Checked before each look: true ends the tail as `interrupted` (e.g. this replica hands off). */
   stopped(): boolean;
   /** Looks at each head before it is read: true ends the tail as `interrupted` with that head. */
   interrupt?(head: H): Promise<boolean> | boolean;
@@ -66,6 +68,6 @@ export async function tailLog<H, E>(log: TailedLog<H, E>, target: TailTarget<E>,
     }
     if (target.closed) return { kind: 'closed' };
     if (log.finished(head)) return { kind: 'finished', head };
-    await sleep(systemClock, opts.pollMs, target.closedSignal);
+    await opts.waitForMore(target.closedSignal);
   }
 }

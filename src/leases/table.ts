@@ -94,6 +94,18 @@ export class LeaseTable {
     return new Set(rows.map((r) => r.id));
   }
 
+  /**
+   * Milliseconds until the first lease held on an active row (matching `where`, if given) expires,
+   * as the database's clock counts; undefined when no lease is held.
+   */
+  async nextExpiry(where = 'true'): Promise<number | undefined> {
+    const { rows } = await this.db.query<{ ms: number | null }>(
+      `SELECT (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 AS ms FROM ${this.spec.table}
+       WHERE status = '${this.spec.activeStatus}' AND lease_holder IS NOT NULL AND ${where}`,
+    );
+    return rows[0]?.ms ?? undefined;
+  }
+
   /** Gives the lease back at once so any replica can claim the row; the status stays active. */
   async release(lease: Lease): Promise<boolean> {
     const r = await this.db.query(

@@ -18,6 +18,11 @@ export function withLogContext<T>(ctx: LogContext, fn: () => T): T {
   return storage.run(ctx, fn);
 }
 
+/** Runs `fn` (and everything it starts) outside any request: work of the replica's own. */
+export function outsideLogContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /** The context of the running request, if any. */
 export function logContext(): LogContext | undefined {
   return storage.getStore();

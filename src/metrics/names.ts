@@ -14,6 +14,8 @@ export const METRICS = {
   httpRejected: 'lastcall_http_rejected_total',
   httpConnections: 'lastcall_http_connections',
   databaseErrors: 'lastcall_database_errors_total',
+  databaseNotifications: 'lastcall_database_notifications_total',
+  databaseListening: 'lastcall_database_listening',
   streamsActive: 'lastcall_streams_active',
   streamsTotal: 'lastcall_streams_total',
   streamResumes: 'lastcall_stream_resumes_total',

@@ -1,5 +1,6 @@
 import type { StreamsConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { Notifications } from '../db/notifications.js';
 import type { Tombstones } from '../retention/tombstones.js';
 import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
@@ -13,10 +14,11 @@ import { uiMessageFormat } from './formats/ui-message.js';
 import { StreamManager } from './manager.js';
 import { createStreamMetrics } from './metrics.js';
 import { mountStreamRoutes } from './routes.js';
-import { DetachedWorker } from './worker.js';
+import { ClaimLoop } from '../leases/claim-loop.js';
 
 export interface StreamsDeps extends CoreDeps {
   readonly db: Database;
+  readonly notifications: Notifications;
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
   readonly idempotency: IdempotencyKeys;
@@ -33,6 +35,7 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
   const logger = deps.logger.child({ feature: 'streams' });
   const manager = new StreamManager({
     db: deps.db,
+    notifications: deps.notifications,
     adapter: deps.llm.adapter,
     logger,
     metrics: createStreamMetrics(deps.registry),
@@ -53,7 +56,18 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
       ai_sdk: uiMessageFormat,
     },
   });
-  const worker = new DetachedWorker(() => manager.adoptDetached(), logger);
+  const worker = new ClaimLoop({
+    claimAll: async () => {
+      while (await manager.adoptDetached());
+    },
+    nextExpiry: () => manager.nextDetachedExpiry(),
+    notifications: deps.notifications,
+    channel: 'lastcall_stream_free',
+    logger,
+    what: 'detached streams',
+  });
+  // Room freed here: a detached stream released while this replica was full announced itself then.
+  manager.onRoomFreed(() => worker.wake());
   // Claim only once this replica serves: a replica still starting (or never ready) takes no work.
   const unsubscribe = deps.drain.onChange((state) => {
     if (state === 'serving') worker.start();

@@ -1,5 +1,6 @@
 import type { DrainState } from '../drain/types.js';
 import { tailLog, type TailedLog } from '../http/log-tail.js';
+import type { Notifications, Subscription } from '../db/notifications.js';
 import type { Logger } from '../log/logger.js';
 import type { StreamMetrics } from './metrics.js';
 import type { ClaimVia } from '../leases/table.js';
@@ -9,8 +10,11 @@ import type { Generation } from './generation.js';
 import type { Entry } from './protocol.js';
 import type { StreamRow, StreamStore } from './store.js';
 
-/** How often a replica following another's generation reads the log. */
-const POLL_MS = 75;
+/**
+ * How long a follower waits for a notification before it reads the log anyway: a lease that
+ * expires (its replica died) announces nothing, so this bounds how late a takeover comes.
+ */
+const SAFETY_NET_MS = 1_000;
 const PAGE = 512;
 
 /** What following needs of the replica's stream manager. */
@@ -20,6 +24,7 @@ export interface FollowContext {
   readonly admission: Admission;
   readonly logger: Logger;
   readonly metrics: StreamMetrics;
+  readonly notifications: Notifications;
   /** True once this replica handed off: from then on nothing here queries the database. */
   readonly closed: boolean;
   /** The generation of `id` on this replica, if any. */
@@ -35,6 +40,16 @@ export interface FollowContext {
  * nobody holds its lease (released at handoff or by an abort, or expired after a crash).
  */
 export async function follow(ctx: FollowContext, sink: StreamClient, first: StreamRow): Promise<void> {
+  // Subscribed before the first read, so a write announced in between is not missed.
+  const grew = await ctx.notifications.subscribe('lastcall_stream', sink.streamId);
+  try {
+    await followLog(ctx, sink, first, grew);
+  } finally {
+    grew.close();
+  }
+}
+
+async function followLog(ctx: FollowContext, sink: StreamClient, first: StreamRow, grew: Subscription): Promise<void> {
   let known: StreamRow | undefined = first;
   const log: TailedLog<StreamRow, Entry> = {
     async head() {
@@ -53,7 +68,7 @@ export async function follow(ctx: FollowContext, sink: StreamClient, first: Stre
     if (local) await local.settled; // stopping here: its lease is released before we look again
     const end = await tailLog(log, sink, {
       pageSize: PAGE,
-      pollMs: POLL_MS,
+      waitForMore: (signal) => grew.wait(SAFETY_NET_MS, signal),
       stopped: () => ctx.closed || ctx.local(sink.streamId) !== undefined,
       interrupt: (row) => row.status === 'generating' && row.claimable && !ctx.drain.draining && ctx.admission.hasRoom(),
     });

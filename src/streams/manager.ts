@@ -1,5 +1,6 @@
 import { context, trace } from '@opentelemetry/api';
 import type { Response } from 'express';
+import type { Notifications } from '../db/notifications.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { IdempotencyKey, IdempotencyKeys } from '../db/idempotency.js';
 import type { DrainState } from '../drain/types.js';
@@ -30,6 +31,7 @@ import { BatchWriter } from './writer.js';
 
 export interface StreamManagerOptions {
   readonly db: Database;
+  readonly notifications: Notifications;
   readonly adapter: UpstreamAdapter;
   readonly logger: Logger;
   readonly metrics: StreamMetrics;
@@ -82,6 +84,7 @@ export class StreamManager implements FollowContext {
   readonly drain: DrainState;
   readonly logger: Logger;
   readonly metrics: StreamMetrics;
+  readonly notifications: Notifications;
   /** Set at handoff: from then on nothing here queries the database. */
   closed = false;
   /**
@@ -97,8 +100,10 @@ export class StreamManager implements FollowContext {
   private readonly writer: BatchWriter;
   private readonly keeper: LeaseKeeper;
   private readonly genDeps: GenerationDeps;
+  private readonly roomFreed = new Set<() => void>();
 
   constructor(private readonly opts: StreamManagerOptions) {
+    this.notifications = opts.notifications;
     this.drain = opts.drain;
     this.logger = opts.logger;
     this.metrics = opts.metrics;
@@ -307,6 +312,16 @@ export class StreamManager implements FollowContext {
     });
   }
 
+  /** Milliseconds until the first lease on a detached stream expires (its replica may have died), if any is held. */
+  nextDetachedExpiry(): Promise<number | undefined> {
+    return this.store.leases.nextExpiry('detached');
+  }
+
+  /** Calls `fn` whenever a generation here ends, so room for another frees. */
+  onRoomFreed(fn: () => void): void {
+    this.roomFreed.add(fn);
+  }
+
   private attachFollowing(client: StreamClient, row: StreamRow): void {
     void follow(this, client, row).catch((err: Error) => {
       this.logger.warn({ stream: row.id, err: err.message }, 'following a stream failed; client will resume');
@@ -322,6 +337,7 @@ export class StreamManager implements FollowContext {
       if (this.gens.get(gen.id) === gen) this.gens.delete(gen.id);
       this.metrics.total.inc({ outcome });
       this.quiet.changed();
+      for (const fn of this.roomFreed) fn();
     });
     if (this.handingOff) {
       this.metrics.handoffs.inc();

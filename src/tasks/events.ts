@@ -3,12 +3,14 @@ import { tooManyRequests } from '../errors/errors.js';
 import { markObserver } from '../http/connections.js';
 import { tailLog, type TailTarget } from '../http/log-tail.js';
 import { EventStream, sseFrame } from '../http/sse.js';
+import type { Notifications } from '../db/notifications.js';
 import type { Logger } from '../log/logger.js';
 import { isFinal } from './state.js';
 import type { StepRow, TaskRow, TaskStore } from './store.js';
 import { stepView } from './view.js';
 
-const POLL_MS = 150;
+/** How long an event stream waits for a notification before it reads anyway (one lost, or a deleted task). */
+const SAFETY_NET_MS = 2_000;
 const PAGE = 50;
 /** What a client following an `end` event waits before reconnecting to another replica. */
 const RETRY_AFTER_MS = 1_000;
@@ -22,12 +24,13 @@ export class TaskEvents {
 
   constructor(
     private readonly store: TaskStore,
+    private readonly notifications: Notifications,
     private readonly logger: Logger,
     private readonly limit: { readonly maxOpen: number; refused(): void; opened(count: number): void },
   ) {}
 
   async serve(res: Response, task: { id: string; owner: string }, after: number): Promise<void> {
-    // Each open stream polls the database every POLL_MS: their number is what bounds that load.
+    // Each open stream reads the database at every step of its task: their number bounds that load.
     if (this.open.size >= this.limit.maxOpen) {
       this.limit.refused();
       throw tooManyRequests(`this replica is sending ${this.limit.maxOpen} task event streams (MAX_CONCURRENT_STREAMS)`, 1);
@@ -50,6 +53,7 @@ export class TaskEvents {
     };
     this.open.add(shutdown);
     this.limit.opened(this.open.size);
+    const changed = await this.notifications.subscribe('lastcall_task', task.id);
     try {
       // Status first, then steps: a final status is committed with (or after) every step, so
       // once it is seen the step pages that follow return all that remain.
@@ -62,7 +66,7 @@ export class TaskEvents {
           finished: (t) => isFinal(t.status),
         },
         target,
-        { pageSize: PAGE, pollMs: POLL_MS, stopped: () => false },
+        { pageSize: PAGE, waitForMore: (signal) => changed.wait(SAFETY_NET_MS, signal), stopped: () => false },
       );
       if (end.kind === 'finished' || end.kind === 'gone') {
         const current = end.kind === 'finished' ? end.head : undefined;
@@ -80,6 +84,7 @@ export class TaskEvents {
     } catch (err) {
       this.logger.warn({ taskId: task.id, err: (err as Error).message }, 'task event stream failed');
     } finally {
+      changed.close();
       this.open.delete(shutdown);
       this.limit.opened(this.open.size);
       void stream.end();

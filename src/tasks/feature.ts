@@ -1,5 +1,6 @@
 import type { TasksConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
+import type { Notifications } from '../db/notifications.js';
 import type { IdempotencyKeys } from '../db/idempotency.js';
 import type { CoreDeps, Feature } from '../feature.js';
 import type { Llm } from '../llm/llm.js';
@@ -14,6 +15,7 @@ import { TaskWorker } from './worker.js';
 
 export interface TasksDeps extends CoreDeps {
   readonly db: Database;
+  readonly notifications: Notifications;
   readonly llm: Llm;
   readonly httpMetrics: HttpMetrics;
   /** `Idempotency-Key` on POST /v1/tasks. */
@@ -36,8 +38,9 @@ export function createTasksFeature(deps: TasksDeps, config: TasksConfig): Featur
     metrics,
     logger,
     concurrency: config.concurrency,
+    notifications: deps.notifications,
   });
-  const events = new TaskEvents(store, logger, {
+  const events = new TaskEvents(store, deps.notifications, logger, {
     maxOpen: config.maxEventStreams,
     refused: () => deps.httpMetrics.rejected.inc({ reason: 'too_many_task_event_streams' }),
     opened: (count) => metrics.eventStreams.set(count),

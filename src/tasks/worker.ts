@@ -8,6 +8,8 @@ import { planSteps, stepRequest } from './plan.js';
 import { MAX_STEP_ATTEMPTS, retryDelayMs } from './state.js';
 import { runStep, stepInput, type SearchFn } from './steps.js';
 import { context, trace } from '@opentelemetry/api';
+import type { Notifications } from '../db/notifications.js';
+import { ClaimLoop } from '../leases/claim-loop.js';
 import { LeaseKeeper, type LeaseLoss } from '../leases/keeper.js';
 import { continueTrace, inSpan, traceparentOf } from '../tracing/spans.js';
 import { LeaseLost, type ClaimedTask, type TaskStore } from './store.js';
@@ -19,6 +21,7 @@ export interface TaskWorkerOptions {
   readonly metrics: TaskMetrics;
   readonly logger: Logger;
   readonly concurrency: number;
+  readonly notifications: Notifications;
 }
 
 /** Why a running task stops before its end: shutdown hands it off, or it is no longer ours. */
@@ -27,9 +30,6 @@ type StopReason = 'handoff' | LeaseLoss | 'cancelled';
 interface Run {
   readonly abort: AbortController;
 }
-
-const POLL_MIN_MS = 200;
-const POLL_JITTER_MS = 300;
 
 /**
  * Claims tasks up to the concurrency limit and runs them step by step, checkpointing each step
@@ -42,12 +42,20 @@ export class TaskWorker {
   /** Cuts retry backoffs short once draining, so a retrying task is released at once. */
   private readonly drainSignal = new AbortController();
   private claiming = false;
-  private pollTimer: NodeJS.Timeout | undefined;
   private released = 0;
   private readonly keeper: LeaseKeeper;
+  private readonly claims: ClaimLoop;
 
   constructor(private readonly opts: TaskWorkerOptions) {
     this.keeper = new LeaseKeeper(opts.store.leases, opts.logger);
+    this.claims = new ClaimLoop({
+      claimAll: () => this.claimAll(),
+      nextExpiry: () => opts.store.leases.nextExpiry(),
+      notifications: opts.notifications,
+      channel: 'lastcall_task_free',
+      logger: opts.logger,
+      what: 'tasks',
+    });
   }
 
   get running(): number {
@@ -57,12 +65,12 @@ export class TaskWorker {
   start(): void {
     if (this.claiming || this.drainSignal.signal.aborted) return;
     this.claiming = true;
-    this.schedulePoll();
+    this.claims.start();
   }
 
   stopClaiming(): void {
     this.claiming = false;
-    clearTimeout(this.pollTimer);
+    this.claims.stop();
   }
 
   /** Stops this replica's run of a task that was just cancelled, without waiting for a heartbeat. */
@@ -89,23 +97,11 @@ export class TaskWorker {
     return { handedOff: this.released - before, notReleased: this.runs.size };
   }
 
-  private schedulePoll(): void {
-    if (!this.claiming) return;
-    this.pollTimer = setTimeout(() => void this.poll(), POLL_MIN_MS + Math.random() * POLL_JITTER_MS);
-    this.pollTimer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    try {
-      while (this.claiming && this.runs.size < this.opts.concurrency) {
-        const lease = await this.opts.store.claim();
-        if (!lease) break;
-        this.begin(lease);
-      }
-    } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message }, 'task claim failed; retrying on the next poll');
-    } finally {
-      this.schedulePoll();
+  private async claimAll(): Promise<void> {
+    while (this.claiming && this.runs.size < this.opts.concurrency) {
+      const lease = await this.opts.store.claim();
+      if (!lease) return;
+      this.begin(lease);
     }
   }
 
@@ -125,6 +121,8 @@ export class TaskWorker {
         this.runs.delete(id);
         metrics.active.dec();
         this.quiet.changed();
+        // Room freed here: tasks queued while this replica was full announced themselves then.
+        this.claims.wake();
       });
   }
 

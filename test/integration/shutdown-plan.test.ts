@@ -21,7 +21,10 @@ describe('the shutdown plan logged at start-up', () => {
       },
       { phase: 'drain', participants: ['public-http:drain', 'tasks:drain', 'streams:drain', 'embeddings:drain'] },
       { phase: 'handoff', participants: ['tasks:handoff', 'tasks:event-streams', 'streams:handoff', 'embeddings:close'] },
-      { phase: 'release', participants: ['public-http:release', 'embeddings:release', 'llm:upstream-sockets', 'database'] },
+      {
+        phase: 'release',
+        participants: ['public-http:release', 'embeddings:release', 'llm:upstream-sockets', 'database:notifications', 'database'],
+      },
       { phase: 'exit', participants: ['metrics:final-scrape'] },
     ]);
   });

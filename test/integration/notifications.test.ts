@@ -1,0 +1,167 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../../testkit/service.js';
+
+const KEY = 'n'.repeat(32);
+const auth = { Authorization: `Bearer ${KEY}` };
+
+async function gauge(svc: ServiceProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${svc.adminUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Milliseconds from POST /v1/tasks to its first step event: a claim woken by a notification, not a poll. */
+async function firstStepAfter(svc: ServiceProcess): Promise<number> {
+  const t0 = performance.now();
+  const created = await fetch(`${svc.url}/v1/tasks`, {
+    method: 'POST',
+    headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ prompt: 'wake up', max_steps: 2 }),
+  });
+  expect(created.status).toBe(202);
+  const { id } = (await created.json()) as { id: string };
+  const events = await fetch(`${svc.url}/v1/tasks/${id}/events`, { headers: auth });
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of events.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.includes('event: step')) break;
+  }
+  const ms = performance.now() - t0;
+  await events.body?.cancel().catch(() => undefined);
+  return ms;
+}
+
+async function until(pred: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred()) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+}
+
+/**
+ * Push, not poll: the safety nets are 1 s (followers), 2 s (task events) and ~30 s (claims), so
+ * every figure below would miss its bound by far if a notification did not wake the waiter.
+ */
+describe('PostgreSQL notifications wake followers, task workers and event streams (two replicas)', () => {
+  let pgi: PostgresInstance;
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+  let admin: pg.Client;
+  const env = (replica: string) => ({
+    DATABASE_URL: pgi.url,
+    API_KEYS: KEY,
+    REPLICA_ID: replica,
+    DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
+    TASK_LEASE_SECONDS: '3',
+  });
+
+  beforeAll(async () => {
+    pgi = await startPostgres();
+    a = await startService(env('replica-a'));
+    b = await startService(env('replica-b'));
+    admin = new pg.Client({ connectionString: pgi.url });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end().catch(() => undefined);
+    a?.kill('SIGKILL');
+    b?.kill('SIGKILL');
+    await Promise.all([a?.exited, b?.exited]);
+    await pgi?.stop();
+  });
+
+  it('a follower on another replica gets each batch within milliseconds of its commit', async () => {
+    const started = await fetch(`${a.url}/v1/chat/stream`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'follow me from afar' }], max_tokens: 160 }),
+    });
+    const streamId = started.headers.get('lastcall-stream-id')!;
+    // Commit times as the database announces them, on a connection of our own.
+    const listener = new pg.Client({ connectionString: pgi.url });
+    await listener.connect();
+    const commits: number[] = [];
+    listener.on('notification', () => commits.push(performance.now()));
+    await listener.query(`LISTEN "lastcall_stream:${streamId}"`);
+    try {
+      const followed = await fetch(`${b.url}/v1/streams/${streamId}`, { headers: auth });
+      const arrivals: number[] = [];
+      const decoder = new TextDecoder();
+      let text = '';
+      const own = (async () => {
+        for await (const _ of started.body as unknown as AsyncIterable<Uint8Array>);
+      })();
+      for await (const chunk of followed.body as unknown as AsyncIterable<Uint8Array>) {
+        arrivals.push(performance.now());
+        text += decoder.decode(chunk, { stream: true });
+      }
+      await own;
+      expect(text).toContain('event: done');
+      // For each announced commit: how long until the follower's next bytes.
+      const lags = commits.flatMap((t) => {
+        const next = arrivals.find((x) => x >= t);
+        return next === undefined ? [] : [next - t];
+      });
+      const sorted = [...lags].sort((x, y) => x - y);
+      expect(sorted.length).toBeGreaterThan(10);
+      // Polling at the 1 s safety net would put the median near 500 ms.
+      expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(100);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('a queued task is claimed at once, and its event stream sees the step at once', async () => {
+    expect(await firstStepAfter(a)).toBeLessThan(2_000);
+    expect(await firstStepAfter(b)).toBeLessThan(2_000);
+  });
+
+  it('an idle replica costs the database at most 0.2 transactions per second', async () => {
+    // Two idle replicas, once their first retention sweep (then one per 5 min) is done; our own
+    // reads count two. Idle backends report their counts up to 10 s late: wait for those.
+    for (const svc of [a, b])
+      await until(async () => (await gauge(svc, 'lastcall_retention_last_sweep_timestamp_seconds')) > 0, 20_000);
+    await new Promise((r) => setTimeout(r, 11_000));
+    const read = async () =>
+      Number(
+        (
+          await admin.query<{ n: string }>(
+            `SELECT pg_stat_force_next_flush(), (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS n`,
+          )
+        ).rows[0]!.n,
+      );
+    const before = await read();
+    const seconds = 30;
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = await read();
+    const perReplica = (after - before - 1) / seconds / 2;
+    expect(perReplica).toBeLessThanOrEqual(0.2);
+  }, 120_000);
+
+  it('the listening connection comes back after the database drops it, and pushes again', async () => {
+    const { rowCount } = await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ~ '^(UN)?LISTEN' AND pid <> pg_backend_pid()`,
+    );
+    expect(rowCount).toBe(2);
+    await a.waitForLog((l) => l.msg === 'database notifications lost; waiters poll until they are back');
+    await until(async () => (await gauge(a, 'lastcall_database_listening')) === 1);
+    expect(await gauge(a, 'lastcall_database_listening')).toBe(1);
+    expect(await firstStepAfter(a)).toBeLessThan(2_000);
+  });
+});
+
+describe('embedded PGlite notifies in-process', () => {
+  let svc: ServiceProcess;
+  beforeAll(async () => {
+    svc = await startService({ API_KEYS: KEY });
+  });
+  afterAll(async () => {
+    svc?.kill('SIGKILL');
+    await svc?.exited;
+  });
+
+  it('claims a queued task at once', async () => {
+    expect(await gauge(svc, 'lastcall_database_listening')).toBe(1);
+    expect(await firstStepAfter(svc)).toBeLessThan(2_000);
+  });
+});
