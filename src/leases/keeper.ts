@@ -11,17 +11,23 @@ interface Held {
   confirmedAt: number;
 }
 
+/** How often held leases are checked for a confirmation grown too old (in memory: no query). */
+const CHECK_MS = 250;
+
 /**
  * The one heartbeat policy, for every leased thing on this replica (one keeper per table):
  * every lease/3 all held leases are extended in one statement. A lease the database no longer
  * confirms as ours (taken over, cancelled, expired) is lost at once. When the database cannot be
- * reached, work goes on while the last confirmation is younger than one lease — a blip must not
- * stop every stream — and stops once it is older, because from then on another replica may
- * rightly have claimed the row and would be working on it too.
+ * reached (down, stalled, partitioned: the heartbeat itself may hang until its query timeout),
+ * work goes on while the last confirmation is younger than one lease less a margin — a blip must
+ * not stop every stream — and stops before it is older, because from then on another replica may
+ * rightly claim the row and would be working on it too. A confirmation counts from when its
+ * heartbeat was sent, not answered: the database set the expiry then.
  */
 export class LeaseKeeper {
   private readonly held = new Map<string, Held>();
   private readonly timer: NodeJS.Timeout;
+  private readonly checker: NodeJS.Timeout;
   private busy = false;
 
   constructor(
@@ -30,6 +36,8 @@ export class LeaseKeeper {
   ) {
     this.timer = setInterval(() => void this.beat(), (table.leaseSeconds * 1000) / 3);
     this.timer.unref();
+    this.checker = setInterval(() => this.expireUnconfirmed(), CHECK_MS);
+    this.checker.unref();
   }
 
   /** Keeps `lease` (just claimed) alive until dropped or lost. */
@@ -43,6 +51,7 @@ export class LeaseKeeper {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.checker);
     this.held.clear();
   }
 
@@ -50,20 +59,27 @@ export class LeaseKeeper {
     if (this.busy || this.held.size === 0) return;
     this.busy = true;
     const beating = [...this.held.values()];
+    const sentAt = performance.now();
     try {
       const lost = await this.table.extend(beating.map((h) => h.lease));
-      const now = performance.now();
       for (const h of beating) {
         if (lost.has(h.lease.id)) this.lose(h, 'lease_lost');
-        else h.confirmedAt = now;
+        else h.confirmedAt = Math.max(h.confirmedAt, sentAt);
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, leases: beating.length }, 'lease heartbeat failed');
-      const leaseMs = this.table.leaseSeconds * 1000;
-      for (const h of beating) if (performance.now() - h.confirmedAt > leaseMs) this.lose(h, 'lease_unconfirmed');
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Stops what the database has not confirmed for almost a lease, also while a heartbeat hangs. */
+  private expireUnconfirmed(): void {
+    const leaseMs = this.table.leaseSeconds * 1000;
+    // Clocks and the check's own pace: stop a little before the expiry the database counts down.
+    const limit = leaseMs - Math.min(1_000, leaseMs / 5);
+    const now = performance.now();
+    for (const h of [...this.held.values()]) if (now - h.confirmedAt > limit) this.lose(h, 'lease_unconfirmed');
   }
 
   private lose(h: Held, why: LeaseLoss): void {

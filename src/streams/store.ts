@@ -237,7 +237,9 @@ export class StreamStore {
 
   /**
    * Appends several streams' entries (and upstream cursors) in one statement. Returns the ids
-   * whose write was refused because their lease is no longer ours at that epoch.
+   * whose write was refused because their lease is no longer ours at that epoch. A write that
+   * lands also extends the lease: the heartbeat skips rows this statement holds locked, and a
+   * stream written to in every beat would otherwise never be extended and expire mid-answer.
    */
   async append(batches: readonly PendingBatch[]): Promise<Set<string>> {
     const e = { ids: [] as string[], seqs: [] as number[], texts: [] as string[], datas: [] as (string | null)[] };
@@ -255,7 +257,8 @@ export class StreamStore {
        g AS (SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[]) AS g(id, epoch, last_seq, upstream)),
        locked AS MATERIALIZED (${this.leases.lockedInOrder('g')}),
        ok AS (
-         UPDATE streams s SET last_seq = g.last_seq, upstream = coalesce(g.upstream::jsonb, s.upstream), updated_at = now()
+         UPDATE streams s SET last_seq = g.last_seq, upstream = coalesce(g.upstream::jsonb, s.upstream), updated_at = now(),
+           lease_expires_at = ${LeaseTable.expiry(10)}
          FROM g JOIN locked ON locked.id = g.id
          WHERE s.id = g.id AND ${this.leases.batchFence('s', 'g.epoch', 9)}
          RETURNING s.id),
@@ -272,6 +275,7 @@ export class StreamStore {
         batches.map((b) => b.lastSeq),
         batches.map((b) => (b.cursor ? JSON.stringify(b.cursor) : null)),
         this.replica,
+        this.leaseSeconds,
       ],
     );
     const written = new Set(rows.map((r) => r.id));
