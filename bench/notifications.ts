@@ -16,7 +16,7 @@ import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS } from '../src/db/migrations.js';
-import { startPostgres, type PostgresInstance } from '../testkit/postgres.js';
+import { startPostgres, transactionRate, type PostgresInstance } from '../testkit/postgres.js';
 import { ROOT, startService, type ServiceProcess } from '../testkit/service.js';
 import { percentile, postgresCpuMs, streamLoad } from './streams-support.js';
 
@@ -83,19 +83,7 @@ async function measure(main: string, isBefore: boolean): Promise<Figures> {
 async function idleRate(admin: pg.Client): Promise<number> {
   // The first sweep comes ≤ 12.5 s after start; idle backends report their counts up to 10 s late.
   await new Promise((r) => setTimeout(r, 14_000));
-  const read = async () =>
-    Number(
-      (
-        await admin.query<{ n: string }>(
-          `SELECT pg_stat_force_next_flush(), (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS n`,
-        )
-      ).rows[0]!.n,
-    );
-  const before = await read();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-  const after = await read();
-  return (after - before - 1) / ((performance.now() - t0) / 1000);
+  return transactionRate(admin, IDLE_SECONDS);
 }
 
 /** One stream on A followed from B: for each commit the database announces, how long until B's client has it. */

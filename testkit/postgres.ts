@@ -205,3 +205,27 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     },
   };
 }
+
+/**
+ * Transactions per second the database counts over `seconds` (commits and rollbacks of every
+ * session, less this function's own read), read through `client`. Idle backends report their
+ * counts up to 10 s late: let what came before settle first.
+ */
+export async function transactionRate(
+  client: { query<R>(sql: string): Promise<{ rows: R[] }> },
+  seconds: number,
+): Promise<number> {
+  const read = async () =>
+    Number(
+      (
+        await client.query<{ n: string }>(
+          `SELECT pg_stat_force_next_flush(), (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()) AS n`,
+        )
+      ).rows[0]!.n,
+    );
+  const before = await read();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = await read();
+  return (after - before - 1) / ((performance.now() - t0) / 1000);
+}

@@ -205,16 +205,25 @@ export const MIGRATIONS: readonly Migration[] = [
     // Push, not poll: the database announces what waiters wait for (db/channels.ts). Triggers,
     // not statements in our code, so the previous release's writes announce too while both run
     // in a rolling upgrade; it never listens and is unaffected. Lease heartbeats (which change
-    // lease_expires_at only) announce nothing. pg_notify folds repeats within a transaction.
+    // lease_expires_at only) announce nothing; a lease taken on claimable work does, so idle
+    // replicas know when to look for it should its holder die. pg_notify folds repeats within a
+    // transaction.
     sql: `
       CREATE FUNCTION lastcall_notify_stream() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        PERFORM pg_notify('lastcall_stream:' || NEW.id, '');
+        IF TG_OP = 'UPDATE' THEN
+          PERFORM pg_notify('lastcall_stream:' || NEW.id, '');
+        END IF;
         IF NEW.detached AND NEW.status = 'generating' AND NEW.lease_holder IS NULL THEN
           PERFORM pg_notify('lastcall_stream_free', NEW.id);
+        ELSIF NEW.detached AND NEW.lease_holder IS NOT NULL
+          AND (TG_OP = 'INSERT' OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder) THEN
+          PERFORM pg_notify('lastcall_stream_leased', NEW.lease_holder);
         END IF;
         RETURN NULL;
       END $$;
+      CREATE TRIGGER streams_notify_insert AFTER INSERT ON streams FOR EACH ROW WHEN (NEW.detached)
+        EXECUTE FUNCTION lastcall_notify_stream();
       CREATE TRIGGER streams_notify AFTER UPDATE ON streams FOR EACH ROW
         WHEN (OLD.last_seq IS DISTINCT FROM NEW.last_seq OR OLD.status IS DISTINCT FROM NEW.status
           OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder)
@@ -224,6 +233,8 @@ export const MIGRATIONS: readonly Migration[] = [
         PERFORM pg_notify('lastcall_task:' || NEW.id, '');
         IF NEW.status IN ('queued', 'running') AND NEW.lease_holder IS NULL THEN
           PERFORM pg_notify('lastcall_task_free', NEW.id);
+        ELSIF NEW.lease_holder IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder) THEN
+          PERFORM pg_notify('lastcall_task_leased', NEW.lease_holder);
         END IF;
         RETURN NULL;
       END $$;

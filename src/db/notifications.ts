@@ -25,7 +25,8 @@ export class Subscription {
     private readonly unsubscribe: (s: Subscription) => void,
   ) {}
 
-  notify(): void {
+  /** `payload` is the notification's; undefined when waking everyone after a reconnect. */
+  notify(_payload?: string): void {
     this.pending = true;
     this.wake?.();
   }
@@ -115,13 +116,16 @@ export class Notifications {
     return sub;
   }
 
-  /** Calls `fn` on every notification of a shared channel (and after a reconnect); returns the unsubscribe. */
-  async on(channel: SharedChannel, fn: () => void): Promise<() => void> {
+  /**
+   * Calls `fn` with the payload of every notification of a shared channel (and with undefined
+   * after a reconnect); returns the unsubscribe.
+   */
+  async on(channel: SharedChannel, fn: (payload: string | undefined) => void): Promise<() => void> {
     const sub = await this.subscribe(channel);
     const notify = sub.notify.bind(sub);
-    sub.notify = () => {
-      notify();
-      fn();
+    sub.notify = (payload) => {
+      notify(payload);
+      fn(payload);
     };
     return () => sub.close();
   }
@@ -193,9 +197,9 @@ export class Notifications {
     this.retryTimer.unref();
   }
 
-  private dispatch(name: string, _payload: string): void {
+  private dispatch(name: string, payload: string): void {
     this.metrics?.notifications.inc({ channel: channelLabel(name) });
-    for (const s of this.subs.get(name) ?? []) s.notify();
+    for (const s of this.subs.get(name) ?? []) s.notify(payload);
   }
 
   private wakeAll(): void {

@@ -95,13 +95,15 @@ export class LeaseTable {
   }
 
   /**
-   * Milliseconds until the first lease held on an active row (matching `where`, if given) expires,
-   * as the database's clock counts; undefined when no lease is held.
+   * Milliseconds until the first lease another replica holds on an active row (matching `where`,
+   * if given) expires, as the database's clock counts; undefined when there is none. Ours never
+   * expire while we run.
    */
   async nextExpiry(where = 'true'): Promise<number | undefined> {
     const { rows } = await this.db.query<{ ms: number | null }>(
       `SELECT (extract(epoch FROM min(lease_expires_at) - now()) * 1000)::float8 AS ms FROM ${this.spec.table}
-       WHERE status = '${this.spec.activeStatus}' AND lease_holder IS NOT NULL AND ${where}`,
+       WHERE status = '${this.spec.activeStatus}' AND lease_holder IS NOT NULL AND lease_holder <> $1 AND ${where}`,
+      [this.replica],
     );
     return rows[0]?.ms ?? undefined;
   }

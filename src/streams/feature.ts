@@ -63,6 +63,9 @@ export function createStreamsFeature(deps: StreamsDeps, config: StreamsConfig): 
     nextExpiry: () => manager.nextDetachedExpiry(),
     notifications: deps.notifications,
     channel: 'lastcall_stream_free',
+    leasedChannel: 'lastcall_stream_leased',
+    leaseSeconds: config.leaseSeconds,
+    replica: deps.replica,
     logger,
     what: 'detached streams',
   });

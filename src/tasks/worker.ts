@@ -53,6 +53,9 @@ export class TaskWorker {
       nextExpiry: () => opts.store.leases.nextExpiry(),
       notifications: opts.notifications,
       channel: 'lastcall_task_free',
+      leasedChannel: 'lastcall_task_leased',
+      leaseSeconds: opts.store.leases.leaseSeconds,
+      replica: opts.store.leases.replica,
       logger: opts.logger,
       what: 'tasks',
     });
