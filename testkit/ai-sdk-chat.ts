@@ -119,6 +119,17 @@ export async function aiSdkChat(
   let finishReason: string | undefined;
   let errorText: string | undefined;
   const endings: string[] = [];
+  const outcome = (ended: AiSdkChatResult['ended'], connection: number): AiSdkChatResult => ({
+    streamId,
+    message,
+    text: answerOf(message),
+    finishReason,
+    reconnects: connection,
+    retried,
+    errorText,
+    endings,
+    ended,
+  });
   for (let connection = 0; ; connection++) {
     const stream =
       connection === 0
@@ -132,17 +143,7 @@ export async function aiSdkChat(
           })
         : await transport.reconnectToStream({ chatId, abortSignal: opts.signal });
     if (stream === null) {
-      return {
-        streamId,
-        message,
-        text: answerOf(message),
-        finishReason,
-        reconnects: connection,
-        retried,
-        errorText,
-        endings,
-        ended: 'no_active_stream',
-      };
+      return outcome('no_active_stream', connection);
     }
     let finished = false;
     const tapped = stream.pipeThrough(
@@ -162,17 +163,7 @@ export async function aiSdkChat(
     for await (const m of readUIMessageStream({ stream: tapped, onError: (err) => (cut ??= err) })) message = m;
     if (opts.signal?.aborted) throw opts.signal.reason as Error;
     if (finished) {
-      return {
-        streamId,
-        message,
-        text: answerOf(message),
-        finishReason,
-        reconnects: connection,
-        retried,
-        errorText,
-        endings,
-        ended: 'finish',
-      };
+      return outcome('finish', connection);
     }
     endings.push(cut === undefined ? 'ended without finish' : `cut: ${(cut as Error).message}`);
     opts.onEnding?.(endings.at(-1)!);

@@ -128,19 +128,7 @@ export class StreamLoad {
     const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
     const expected = referenceTokens(content, maxTokens);
     const expectedText = expected.join('');
-    const rec: StreamRecord = {
-      index,
-      content,
-      maxTokens,
-      startedAt: Date.now(),
-      handoffsAt: [],
-      resumes: 0,
-      retried503: 0,
-      resets: 0,
-      receivedChars: 0,
-      expectedChars: expectedText.length,
-      exact: false,
-    };
+    const rec = newRecord(index, content, maxTokens, expectedText);
     this.records.push(rec);
     if (this.spec.via === 'ai-sdk') return this.oneAiSdk(rec, content, expectedText);
     try {
@@ -239,19 +227,7 @@ export class ResponsesLoad {
     const content = `e2e ${this.spec.tag} response ${index}`;
     const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
     const expectedText = referenceTokens(content, maxTokens).join('');
-    const rec: StreamRecord = {
-      index,
-      content,
-      maxTokens,
-      startedAt: Date.now(),
-      handoffsAt: [],
-      resumes: 0,
-      retried503: 0,
-      resets: 0,
-      receivedChars: 0,
-      expectedChars: expectedText.length,
-      exact: false,
-    };
+    const rec = newRecord(index, content, maxTokens, expectedText);
     this.records.push(rec);
     let text = '';
     let last = -1;
@@ -468,4 +444,21 @@ export class EmbeddingLoad {
       }
     }
   }
+}
+
+/** A stream's record as it starts: nothing received, nothing resumed yet. */
+function newRecord(index: number, content: string, maxTokens: number, expectedText: string): StreamRecord {
+  return {
+    index,
+    content,
+    maxTokens,
+    startedAt: Date.now(),
+    handoffsAt: [],
+    resumes: 0,
+    retried503: 0,
+    resets: 0,
+    receivedChars: 0,
+    expectedChars: expectedText.length,
+    exact: false,
+  };
 }

@@ -1,46 +1,22 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
-import { launchChromium } from '../../testkit/chromium.js';
-import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
-import { startService, type ServiceProcess } from '../../testkit/service.js';
+import { usePageHarness } from '../../testkit/page-harness.js';
 
 const KEY = 'page-key-0123456789abcdefghijk';
 
 describe('the AI SDK page (useChat with resume: true) survives a restart of the replica serving it (headless Chromium)', () => {
-  let pg: PostgresInstance;
-  let browser: Browser;
-  const live: ServiceProcess[] = [];
-
-  beforeAll(async () => {
-    pg = await startPostgres();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    for (const s of live) s.kill('SIGKILL');
-    await pg?.stop();
-  });
+  const h = usePageHarness();
 
   it('the replica is restarted mid-answer, the page reloads, and it ends with the full answer; the key never goes in a URL', async () => {
-    const port = await freePort();
-    const env = {
-      PORT: String(port),
-      DATABASE_URL: pg.url,
-      API_KEYS: `page:${KEY}`,
-      TERMINATION_GRACE_PERIOD_SECONDS: '6',
-      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    };
-    const first = await startService({ ...env, REPLICA_ID: 'page-1' });
-    live.push(first);
-    const page = await browser.newPage();
+    const svc = await h.service({ API_KEYS: `page:${KEY}` });
+    const first = await svc.start('page-1');
+    const page = await h.browser.newPage();
     const urls: string[] = [];
     page.on('request', (r) => urls.push(r.url()));
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
 
-    await page.goto(`http://127.0.0.1:${port}/ai-sdk`);
+    await page.goto(`http://127.0.0.1:${svc.port}/ai-sdk`);
     // The chat id is in the URL, so a reload finds the chat.
     await page.waitForURL(/[?&]chat=[0-9a-f]{24}/);
     const chatUrl = page.url();
@@ -56,8 +32,7 @@ describe('the AI SDK page (useChat with resume: true) survives a restart of the 
     expect((await first.exited).code).toBe(0);
     // The POST's answer ended without `finish`: the page knows it is not done.
     expect(await page.getAttribute('#status', 'data-state')).not.toBe('done');
-    const second = await startService({ ...env, REPLICA_ID: 'page-2' });
-    live.push(second);
+    const second = await svc.start('page-2');
 
     await page.reload();
     expect(page.url()).toBe(chatUrl);
@@ -74,18 +49,10 @@ describe('the AI SDK page (useChat with resume: true) survives a restart of the 
   });
 
   it('without a reload, the page resumes by itself once a replica answers again', async () => {
-    const port = await freePort();
-    const env = {
-      PORT: String(port),
-      DATABASE_URL: pg.url,
-      TERMINATION_GRACE_PERIOD_SECONDS: '6',
-      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    };
-    const first = await startService({ ...env, REPLICA_ID: 'page-3' });
-    live.push(first);
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/ai-sdk`);
+    const svc = await h.service();
+    const first = await svc.start('page-3');
+    const page = await h.browser.newPage();
+    await page.goto(`http://127.0.0.1:${svc.port}/ai-sdk`);
     const prompt = 'Tell me, slowly, what a rolling restart does to a stream.';
     const maxTokens = 300;
     await page.fill('#prompt', prompt);
@@ -95,8 +62,7 @@ describe('the AI SDK page (useChat with resume: true) survives a restart of the 
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
     await page.waitForSelector('#status[data-state="resuming"]', { timeout: 5_000 });
-    const second = await startService({ ...env, REPLICA_ID: 'page-4' });
-    live.push(second);
+    await svc.start('page-4');
     await page.waitForSelector('#status[data-state="done"]', { timeout: 40_000 });
     expect(await page.textContent('#out')).toBe(plan([{ role: 'user', content: prompt }], maxTokens).tokens.join(''));
   });

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
 import { aiSdkChat, aiSdkTransport, answerOf } from '../../testkit/ai-sdk-chat.js';
 import { forwarder } from '../../testkit/forwarder.js';
-import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { useFailoverPair } from '../../testkit/failover-pair.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget
@@ -58,26 +58,8 @@ const chatBody = (id: string, text: string, maxTokens = MAX_TOKENS) => ({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the AI SDK front door, with the ai package, on two replicas and one PostgreSQL', () => {
-  let pg: PostgresInstance;
-  let b: ServiceProcess;
-  const env = (replica: string) => ({
-    DATABASE_URL: pg.url,
-    REPLICA_ID: replica,
-    API_KEYS: `alice:${ALICE},bob:${BOB}`,
-    TERMINATION_GRACE_PERIOD_SECONDS: '6',
-    SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-    DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    TASK_LEASE_SECONDS: '3',
-  });
-
-  beforeAll(async () => {
-    pg = await startPostgres();
-    b = await startService(env('replica-b'));
-  });
-  afterAll(async () => {
-    b?.kill('SIGKILL');
-    await pg?.stop();
-  });
+  const pair = useFailoverPair('replica-b', { API_KEYS: `alice:${ALICE},bob:${BOB}` });
+  const env = (replica: string) => pair.env(replica);
 
   /** A chat through a fresh forwarder at `a`; after 40 text deltas it points at B and signals `a`. */
   async function chatAcross(a: ServiceProcess, signal: NodeJS.Signals, tag: string) {
@@ -90,7 +72,7 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
     const onChunk = (c: UIMessageChunk, connection: number) => {
       (perConnection[connection] ??= []).push(c.type);
       if (c.type === 'text-delta' && connection === 0 && ++deltas === 40) {
-        proxy.point(b.port);
+        proxy.point(pair.b.port);
         a.kill(signal);
       }
     };
@@ -111,7 +93,7 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
       new Set(['start', 'start-step', 'text-start', 'text-delta', 'text-end', 'finish-step', 'finish']),
     );
     // The stored answer is the same, read from the stream's own URL.
-    expect(await streamText(b.url, result.streamId!)).toBe(reference);
+    expect(await streamText(pair.b.url, result.streamId!)).toBe(reference);
     return result;
   }
 
@@ -120,7 +102,7 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
     const result = await chatAcross(a, 'SIGTERM', 'term');
     expect((await a.exited).code).toBe(0);
     expect(result.endings[0]).toBe('ended without finish');
-    expect(b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
+    expect(pair.b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
     expect(a.logs.some((l) => l.msg === 'shutdown phase ended' && l.phase === 'handoff')).toBe(true);
   });
 
@@ -132,10 +114,10 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
   });
 
   it("answers 204 for a chat with nothing active, and the same for another key's chat; chats are scoped to the key", async () => {
-    const stream = (chat: string) => `${b.url}/v1/ai-sdk/chat/${chat}/stream`;
+    const stream = (chat: string) => `${pair.b.url}/v1/ai-sdk/chat/${chat}/stream`;
     expect((await get(stream('never-started'))).status).toBe(204);
     const chatId = `scoped-${randomUUID()}`;
-    const result = await aiSdkChat(b.url, 'a short question', { apiKey: ALICE, chatId, body: { max_tokens: 8 } });
+    const result = await aiSdkChat(pair.b.url, 'a short question', { apiKey: ALICE, chatId, body: { max_tokens: 8 } });
     expect(result.text).toBe(plan([{ role: 'user', content: 'a short question' }], 8).tokens.join(''));
     // Still Alice's active stream for the replay window: she gets it again, from the start.
     const again = await get(stream(chatId));
@@ -144,29 +126,29 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
     expect(again.body).toContain('"type":"finish"');
     // Bob, with the same chat id, has no such chat, cannot stop it and cannot read its stream.
     expect((await get(stream(chatId), BOB)).status).toBe(204);
-    const stop = await post(`${b.url}/v1/ai-sdk/chat/${chatId}/stop`, {}, BOB);
+    const stop = await post(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stop`, {}, BOB);
     expect(await stop.json()).toEqual({ success: true, stopped: false });
-    expect((await get(`${b.url}/v1/streams/${result.streamId}`, BOB)).status).toBe(404);
+    expect((await get(`${pair.b.url}/v1/streams/${result.streamId}`, BOB)).status).toBe(404);
     expect((await get(stream(chatId))).status).toBe(200);
     // Bob's own chat under the same id is his alone.
-    const bobs = await aiSdkChat(b.url, 'bob asks', { apiKey: BOB, chatId, body: { max_tokens: 5 } });
+    const bobs = await aiSdkChat(pair.b.url, 'bob asks', { apiKey: BOB, chatId, body: { max_tokens: 5 } });
     expect(bobs.streamId).not.toBe(result.streamId);
     expect((await get(stream(chatId))).body).toContain(`msg_${result.streamId}`);
   });
 
   it('replays from ?startIndex=N: exactly the chunks after the first N', async () => {
     const chatId = `index-${randomUUID()}`;
-    await aiSdkChat(b.url, 'count the chunks', { apiKey: ALICE, chatId, body: { max_tokens: 10 } });
-    const all = (await get(`${b.url}/v1/ai-sdk/chat/${chatId}/stream`)).body.split('\n\n').filter(Boolean);
+    await aiSdkChat(pair.b.url, 'count the chunks', { apiKey: ALICE, chatId, body: { max_tokens: 10 } });
+    const all = (await get(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stream`)).body.split('\n\n').filter(Boolean);
     expect(all.at(-1)).toBe('data: [DONE]');
-    const from5 = (await get(`${b.url}/v1/ai-sdk/chat/${chatId}/stream?startIndex=5`)).body.split('\n\n').filter(Boolean);
+    const from5 = (await get(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stream?startIndex=5`)).body.split('\n\n').filter(Boolean);
     expect(from5).toEqual(all.slice(5));
   });
 
   it('stop cancels the generation (its tokens stop), keeps the partial answer and clears the active stream', async () => {
     const chatId = `stop-${randomUUID()}`;
     const { prompt, reference } = longPrompt('stop');
-    const transport = aiSdkTransport(b.url, { apiKey: ALICE, body: { max_tokens: MAX_TOKENS } });
+    const transport = aiSdkTransport(pair.b.url, { apiKey: ALICE, body: { max_tokens: MAX_TOKENS } });
     const user: UIMessage = { id: 'u1', role: 'user', parts: [{ type: 'text', text: prompt }] };
     const stream = await transport.sendMessages({
       chatId,
@@ -183,7 +165,7 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
           types.push(c.type);
           if (c.type === 'start') expect(c.messageId).toMatch(/^msg_/);
           if (types.filter((t) => t === 'text-delta').length === 30 && !stopped) {
-            stopped = post(`${b.url}/v1/ai-sdk/chat/${chatId}/stop`, { activeStreamId: null });
+            stopped = post(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stop`, { activeStreamId: null });
           }
           controller.enqueue(c);
         },
@@ -200,21 +182,24 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
     expect(reference.startsWith(partial)).toBe(true);
     expect(partial.length).toBeLessThan(reference.length);
     // Kept: the stream's log holds exactly what the client got.
-    expect(await streamText(b.url, answer.stream_id)).toBe(partial);
+    expect(await streamText(pair.b.url, answer.stream_id)).toBe(partial);
     // Ended upstream: no token is generated after the stop.
-    const tokens = await b.metric('lastcall_stream_tokens_total');
+    const tokens = await pair.b.metric('lastcall_stream_tokens_total');
     await sleep(1_000);
-    expect(await b.metric('lastcall_stream_tokens_total')).toBe(tokens);
+    expect(await pair.b.metric('lastcall_stream_tokens_total')).toBe(tokens);
     // Cleared: nothing to resume, and a second stop has nothing to do.
-    expect((await get(`${b.url}/v1/ai-sdk/chat/${chatId}/stream`)).status).toBe(204);
-    expect(await (await post(`${b.url}/v1/ai-sdk/chat/${chatId}/stop`, {})).json()).toEqual({ success: true, stopped: false });
+    expect((await get(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stream`)).status).toBe(204);
+    expect(await (await post(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stop`, {})).json()).toEqual({
+      success: true,
+      stopped: false,
+    });
   });
 
   it('a client abort is a disconnect, not a cancel: the answer is generated on and resumable', async () => {
     const chatId = `abort-${randomUUID()}`;
     const { prompt } = longPrompt('abort');
     const reference = plan([{ role: 'user', content: prompt }], 120).tokens.join('');
-    const transport = aiSdkTransport(b.url, { apiKey: ALICE, body: { max_tokens: 120 } });
+    const transport = aiSdkTransport(pair.b.url, { apiKey: ALICE, body: { max_tokens: 120 } });
     const abort = new AbortController();
     const user: UIMessage = { id: 'u1', role: 'user', parts: [{ type: 'text', text: prompt }] };
     const stream = await transport.sendMessages({
@@ -236,29 +221,31 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
 
   it('a new POST for the chat supersedes the answer still generating; the same Idempotency-Key joins instead of starting another', async () => {
     const chatId = `supersede-${randomUUID()}`;
-    const first = await post(`${b.url}/v1/ai-sdk/chat`, chatBody(chatId, 'first question'));
+    const first = await post(`${pair.b.url}/v1/ai-sdk/chat`, chatBody(chatId, 'first question'));
     const firstId = first.headers.get('lastcall-stream-id')!;
     await sleep(300);
     const body = chatBody(chatId, 'second question');
-    const one = await post(`${b.url}/v1/ai-sdk/chat`, body, ALICE, { 'Idempotency-Key': `k-${chatId}` });
-    const two = await post(`${b.url}/v1/ai-sdk/chat`, body, ALICE, { 'Idempotency-Key': `k-${chatId}` });
+    const one = await post(`${pair.b.url}/v1/ai-sdk/chat`, body, ALICE, { 'Idempotency-Key': `k-${chatId}` });
+    const two = await post(`${pair.b.url}/v1/ai-sdk/chat`, body, ALICE, { 'Idempotency-Key': `k-${chatId}` });
     const oneId = one.headers.get('lastcall-stream-id')!;
     expect(two.headers.get('lastcall-stream-id')).toBe(oneId);
     // The same key for a different request is a conflict, not a second stream.
-    const other = await post(`${b.url}/v1/ai-sdk/chat`, chatBody(chatId, 'third'), ALICE, { 'Idempotency-Key': `k-${chatId}` });
+    const other = await post(`${pair.b.url}/v1/ai-sdk/chat`, chatBody(chatId, 'third'), ALICE, {
+      'Idempotency-Key': `k-${chatId}`,
+    });
     expect(other.status).toBe(409);
     await Promise.all([first.body?.cancel(), one.body?.cancel(), two.body?.cancel(), other.body?.cancel()]);
     // `one` superseded `first`: cancelled, with its partial answer kept.
-    const firstText = (await get(`${b.url}/v1/streams/${firstId}`)).body;
+    const firstText = (await get(`${pair.b.url}/v1/streams/${firstId}`)).body;
     expect(firstText).toContain('{"type":"abort","reason":"cancelled"}');
     expect(firstText).toContain('"type":"text-delta"');
     // The chat's active stream is `one`'s, still generating although its clients left: a stop names it.
-    expect(await (await post(`${b.url}/v1/ai-sdk/chat/${chatId}/stop`, { activeStreamId: `msg_${oneId}` })).json()).toMatchObject(
-      {
-        stopped: true,
-        stream_id: oneId,
-      },
-    );
+    expect(
+      await (await post(`${pair.b.url}/v1/ai-sdk/chat/${chatId}/stop`, { activeStreamId: `msg_${oneId}` })).json(),
+    ).toMatchObject({
+      stopped: true,
+      stream_id: oneId,
+    });
   });
 
   it("bad input is a 400 in the API's JSON shape naming the field", async () => {
@@ -268,7 +255,7 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
         async () => {
           const body = chatBody('c1', 'x');
           body.messages[0]!.parts = [{ type: 'file', url: 'data:,', mediaType: 'text/plain' } as never];
-          const r = await post(`${b.url}/v1/ai-sdk/chat`, body);
+          const r = await post(`${pair.b.url}/v1/ai-sdk/chat`, body);
           return { status: r.status, body: await r.text() };
         },
         /messages\.0\.parts\.0\.type: file parts/,
@@ -276,17 +263,17 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
       [
         'no chat id',
         async () => {
-          const r = await post(`${b.url}/v1/ai-sdk/chat`, { messages: chatBody('c', 'x').messages });
+          const r = await post(`${pair.b.url}/v1/ai-sdk/chat`, { messages: chatBody('c', 'x').messages });
           return { status: r.status, body: await r.text() };
         },
         /^id: /,
       ],
-      ['startIndex', () => get(`${b.url}/v1/ai-sdk/chat/c1/stream?startIndex=-1`), /startIndex must be/],
-      ['chat id in the path', () => get(`${b.url}/v1/ai-sdk/chat/${encodeURIComponent('a b')}/stream`), /chatId: /],
+      ['startIndex', () => get(`${pair.b.url}/v1/ai-sdk/chat/c1/stream?startIndex=-1`), /startIndex must be/],
+      ['chat id in the path', () => get(`${pair.b.url}/v1/ai-sdk/chat/${encodeURIComponent('a b')}/stream`), /chatId: /],
       [
         'stop body',
         async () => {
-          const r = await post(`${b.url}/v1/ai-sdk/chat/c1/stop`, { activeStreamId: 'nope' });
+          const r = await post(`${pair.b.url}/v1/ai-sdk/chat/c1/stop`, { activeStreamId: 'nope' });
           return { status: r.status, body: await r.text() };
         },
         /activeStreamId: /,
@@ -297,11 +284,11 @@ describe('the AI SDK front door, with the ai package, on two replicas and one Po
       expect([what, r.status]).toEqual([what, 400]);
       expect(JSON.parse(r.body).error.message).toMatch(message);
     }
-    expect((await fetch(`${b.url}/v1/ai-sdk/chat/c1/stream`)).status).toBe(401);
+    expect((await fetch(`${pair.b.url}/v1/ai-sdk/chat/c1/stream`)).status).toBe(401);
   });
 
   it('counts its streams under their front door', async () => {
-    const started = await b.metric('lastcall_streams_started_total{front_door="ai_sdk"');
+    const started = await pair.b.metric('lastcall_streams_started_total{front_door="ai_sdk"');
     expect(started).toBeGreaterThan(0);
   });
 });

@@ -1,38 +1,15 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
-import { launchChromium } from '../../testkit/chromium.js';
-import { freePort, startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
-import { startService, type ServiceProcess } from '../../testkit/service.js';
+import { usePageHarness } from '../../testkit/page-harness.js';
 
 describe('the demo page survives a restart of the replica serving it (headless Chromium)', () => {
-  let pg: PostgresInstance;
-  let browser: Browser;
-  const live: ServiceProcess[] = [];
-
-  beforeAll(async () => {
-    pg = await startPostgres();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    for (const s of live) s.kill('SIGKILL');
-    await pg?.stop();
-  });
+  const h = usePageHarness();
 
   it('a plain EventSource reconnects with Last-Event-ID and the page ends with the full text', async () => {
-    const port = await freePort();
-    const env = {
-      PORT: String(port),
-      DATABASE_URL: pg.url,
-      TERMINATION_GRACE_PERIOD_SECONDS: '6',
-      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    };
-    const first = await startService({ ...env, REPLICA_ID: 'demo-1' });
-    live.push(first);
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    const svc = await h.service();
+    const first = await svc.start('demo-1');
+    const page = await h.browser.newPage();
+    await page.goto(`http://127.0.0.1:${svc.port}/`);
     const prompt = 'Explain how a pod drains before it is replaced, slowly.';
     const maxTokens = 300; // 7.5 s at 40 tokens/s: longer than the 5 s shutdown budget
     await page.fill('#prompt', prompt);
@@ -43,8 +20,7 @@ describe('the demo page survives a restart of the replica serving it (headless C
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
     const stateAfterExit = await page.getAttribute('#status', 'data-state');
-    const second = await startService({ ...env, REPLICA_ID: 'demo-2' });
-    live.push(second);
+    const second = await svc.start('demo-2');
 
     await page.waitForSelector('#status[data-state="done"]', { timeout: 40_000 });
     const text = await page.textContent('#out');
@@ -55,18 +31,10 @@ describe('the demo page survives a restart of the replica serving it (headless C
   });
 
   it('the Responses tab resumes a background response with starting_after and ends with the full text', async () => {
-    const port = await freePort();
-    const env = {
-      PORT: String(port),
-      DATABASE_URL: pg.url,
-      TERMINATION_GRACE_PERIOD_SECONDS: '6',
-      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    };
-    const first = await startService({ ...env, REPLICA_ID: 'demo-r1' });
-    live.push(first);
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    const svc = await h.service();
+    const first = await svc.start('demo-r1');
+    const page = await h.browser.newPage();
+    await page.goto(`http://127.0.0.1:${svc.port}/`);
     await page.click('button[data-tab="responses"]');
     const prompt = 'Explain how a background response survives a rolling restart, slowly.';
     const maxTokens = 300;
@@ -78,8 +46,7 @@ describe('the demo page survives a restart of the replica serving it (headless C
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
     const stateAfterExit = await page.getAttribute('#r-status', 'data-state');
-    const second = await startService({ ...env, REPLICA_ID: 'demo-r2' });
-    live.push(second);
+    await svc.start('demo-r2');
 
     await page.waitForSelector('#r-status[data-state="done"]', { timeout: 40_000 });
     const reference = plan([{ role: 'user', content: prompt }], maxTokens).tokens.join('');

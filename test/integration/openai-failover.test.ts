@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/upstream/text.js';
 import { forwarder, type Forwarder } from '../../testkit/forwarder.js';
-import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { useFailoverPair } from '../../testkit/failover-pair.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const KEY = 'openai-failover-key-0123456789ab';
@@ -29,27 +29,8 @@ function prompt(tag: string, lo = 300, hi = 380): { input: string; reference: st
  * `starting_after`; a non-streamed chat completion survives through the SDK's own retry.
  */
 describe('OpenAI clients survive the replica serving them (two replicas, one PostgreSQL)', () => {
-  let pg: PostgresInstance;
-  let b: ServiceProcess;
-  const env = (replica: string) => ({
-    DATABASE_URL: pg.url,
-    API_KEYS: KEY,
-    REPLICA_ID: replica,
-    TERMINATION_GRACE_PERIOD_SECONDS: '6',
-    SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-    DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    TASK_LEASE_SECONDS: '3',
-  });
-
-  beforeAll(async () => {
-    pg = await startPostgres();
-    b = await startService(env('openai-b'));
-  });
-  afterAll(async () => {
-    b?.kill('SIGKILL');
-    await b?.exited;
-    await pg?.stop();
-  });
+  const pair = useFailoverPair('openai-b', { API_KEYS: KEY });
+  const env = (replica: string) => pair.env(replica);
 
   /** A fresh replica A behind a fresh forwarder (no keep-alive connection from an earlier test may lead elsewhere). */
   async function replicaA(name: string): Promise<{ a: ServiceProcess; proxy: Forwarder; client: OpenAI }> {
@@ -100,7 +81,7 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
       const stream = await client.responses.create({ model: 'lastcall-dev', input, background: true, stream: true });
       await read(stream, events, (e) => {
         if (e.type === 'response.output_text.delta' && e.sequence_number === 43) {
-          proxy.point(b.port);
+          proxy.point(pair.b.port);
           signalledAt = performance.now();
           a.kill(signal);
         }
@@ -149,7 +130,7 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
         if (e.type === 'response.output_text.delta' && ++deltas === 5) break; // drops the connection
       }
       await sleep(300);
-      proxy.point(b.port);
+      proxy.point(pair.b.port);
       a.kill('SIGTERM');
       expect((await a.exited).code).toBe(0);
       let r = await client.responses.retrieve(id);
@@ -160,7 +141,9 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
       expect(r.status).toBe('completed');
       expect(r.output_text).toBe(reference);
       // Nobody asked for it on B: its detached-stream worker claimed the lease A released at handoff.
-      const takeover = b.logs.find((l) => l.msg === 'took over a stream generation' && l.stream === id.slice('resp_'.length));
+      const takeover = pair.b.logs.find(
+        (l) => l.msg === 'took over a stream generation' && l.stream === id.slice('resp_'.length),
+      );
       expect(takeover?.via).toBe('handoff');
     } finally {
       await proxy.close();
@@ -182,7 +165,7 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
           const piece = c.choices[0]?.delta.content;
           if (piece) text += piece;
           if (piece && ++entries === 40) {
-            proxy.point(b.port);
+            proxy.point(pair.b.port);
             a.kill('SIGTERM');
           }
         }
@@ -223,7 +206,7 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
         )
         .withResponse();
       await sleep(1_500);
-      proxy.point(b.port);
+      proxy.point(pair.b.port);
       a.kill('SIGTERM');
       const { data, response } = await pending;
       expect(data.choices[0]!.message.content).toBe(reference);
@@ -231,8 +214,8 @@ describe('OpenAI clients survive the replica serving them (two replicas, one Pos
       expect((await a.exited).code).toBe(0);
       // A answered 503 stream_handed_off; the retry reached B, which joined the stream and continued it.
       const id = response.headers.get('lastcall-stream-id');
-      expect(b.logs.some((l) => l.msg === 'took over a stream generation' && l.stream === id)).toBe(true);
-      expect(await b.metric('lastcall_stream_resumes_total')).toBeGreaterThanOrEqual(1);
+      expect(pair.b.logs.some((l) => l.msg === 'took over a stream generation' && l.stream === id)).toBe(true);
+      expect(await pair.b.metric('lastcall_stream_resumes_total')).toBeGreaterThanOrEqual(1);
     } finally {
       await proxy.close();
     }

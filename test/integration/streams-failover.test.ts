@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { streamChat, type StreamEvent } from '../../src/client/index.js';
 import { FATAL_BUDGET_MS } from '../../src/drain/signals.js';
 import { plan } from '../../src/upstream/text.js';
 import { forwarder } from '../../testkit/forwarder.js';
-import { startPostgres, type PostgresInstance } from '../../testkit/postgres.js';
+import { useFailoverPair } from '../../testkit/failover-pair.js';
 import { startService, type ServiceProcess } from '../../testkit/service.js';
 
 const MAX_TOKENS = 400; // 10 s at 40 tokens/s: longer than the 5 s shutdown budget
@@ -19,25 +19,8 @@ function longPrompt(tag: string) {
 }
 
 describe('a stream survives the replica generating it (two replicas, one PostgreSQL)', () => {
-  let pg: PostgresInstance;
-  let b: ServiceProcess;
-  const env = (replica: string) => ({
-    DATABASE_URL: pg.url,
-    REPLICA_ID: replica,
-    TERMINATION_GRACE_PERIOD_SECONDS: '6',
-    SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-    DEV_UPSTREAM_TOKENS_PER_SECOND: '40',
-    TASK_LEASE_SECONDS: '3',
-  });
-
-  beforeAll(async () => {
-    pg = await startPostgres();
-    b = await startService(env('replica-b'));
-  });
-  afterAll(async () => {
-    b?.kill('SIGKILL');
-    await pg?.stop();
-  });
+  const pair = useFailoverPair('replica-b');
+  const env = (replica: string) => pair.env(replica);
 
   /** Streams through a fresh forwarder from `a`; after 40 tokens points it at B and signals `a`. */
   async function streamAcross(a: ServiceProcess, signal: NodeJS.Signals, tag: string) {
@@ -51,7 +34,7 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
     const onEvent = (e: StreamEvent) => {
       if (e.id !== undefined) ids.push(e.id);
       if (e.event === 'token' && e.id === 40) {
-        proxy.point(b.port);
+        proxy.point(pair.b.port);
         signalledAt = performance.now();
         a.kill(signal);
       }
@@ -77,7 +60,7 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
     };
     const handoff = report.phases.find((p) => p.name === 'handoff')!.participants.find((p) => p.name === 'streams:handoff');
     expect(handoff?.detail?.handedOff).toBe(1);
-    expect(b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
+    expect(pair.b.logs.some((l) => l.msg === 'took over a stream generation')).toBe(true);
   });
 
   it('SIGKILL: the cut client reconnects to the other replica, which takes over once the lease expires', async () => {
@@ -95,7 +78,7 @@ describe('a stream survives the replica generating it (two replicas, one Postgre
     expect(exit.code).toBe(1);
     expect(exit.at - signalledAt).toBeLessThan(FATAL_BUDGET_MS + 500);
     expect(a.logs.find((l) => l.msg === 'uncaught error; handing off and exiting')).toBeDefined();
-    const takeover = b.logs.findLast((l) => l.msg === 'took over a stream generation');
+    const takeover = pair.b.logs.findLast((l) => l.msg === 'took over a stream generation');
     // Released at handoff, not expired: the 3 s lease was never waited out.
     expect(takeover?.via).toBe('handoff');
   });
