@@ -15,6 +15,8 @@ export interface BenchProcess {
 /** Spawns `node <args>` and resolves once it prints its first line, JSON with its `url`. */
 function spawnListening(args: string[]): Promise<BenchProcess> {
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A bench that fails leaves nothing behind.
+  process.once('exit', () => proc.kill('SIGKILL'));
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`${args.at(-1)} exited ${code}`)));
     proc.stdout.setEncoding('utf8').once('data', (line: string) => {
@@ -72,6 +74,8 @@ export async function streamLoad(baseUrl: string, streams: number, tokens: numbe
           max_tokens: tokens,
         }),
       });
+      // A refused stream (a cap, a quota) would count as a short answer: fail the run instead.
+      if (!res.ok) throw new Error(`${baseUrl}: HTTP ${res.status} ${await res.text()}`);
       return timedTokens(res);
     }),
   );
