@@ -1,5 +1,7 @@
-import type OpenAI from 'openai';
+import { createParser } from 'eventsource-parser';
+import { APIError, type OpenAI } from 'openai';
 import type {
+  ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
   ChatCompletionTool,
@@ -73,6 +75,41 @@ export function chatMessages(messages: readonly ChatMessage[]): ChatCompletionMe
 }
 
 /**
+ * The chunks of a streamed chat completion, a body read at a time: the SSE parsed here rather
+ * than by the SDK's Stream, whose decoder copies its buffer once per event (quadratic in a read
+ * that holds many) and passes each event through four async generators. What it yields is the
+ * same: each event's JSON until `[DONE]`; an event carrying `error` throws the SDK's APIError (no
+ * status), as the SDK's Stream does.
+ */
+async function* chatChunks(response: Response): AsyncGenerator<ChatCompletionChunk[]> {
+  if (!response.body) throw new UpstreamError('chat completion stream has no body', true);
+  let done = false;
+  let batch: ChatCompletionChunk[] = [];
+  const parser = createParser({
+    onEvent: ({ data }) => {
+      if (done) return;
+      if (data.startsWith('[DONE]')) {
+        done = true;
+        return;
+      }
+      const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: unknown };
+      if (chunk?.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
+      batch.push(chunk);
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
+    parser.feed(decoder.decode(bytes, { stream: true }));
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  }
+  parser.feed(`${decoder.decode()}\n\n`);
+  if (batch.length > 0) yield batch;
+}
+
+/**
  * Streams one chat completion as upstream events: content deltas as `text`, OpenAI's streamed
  * `tool_calls` deltas (index, then id and function.name once, then function.arguments in pieces,
  * https://platform.openai.com/docs/guides/function-calling#streaming) as `tool`, and `finish` with
@@ -87,29 +124,32 @@ export async function* streamChat(
   let finishReason: string | undefined;
   let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
   try {
-    const stream = await client.chat.completions.create(body, { signal });
-    for await (const chunk of stream) {
-      // Chunks already read when the signal aborted are not the caller's any more.
-      if (signal.aborted) return;
-      const choice = chunk.choices[0];
-      const delta = choice?.delta;
-      if (delta?.content) yield { type: 'text', text: delta.content };
-      for (const call of delta?.tool_calls ?? []) {
-        yield {
-          type: 'tool',
-          index: call.index,
-          ...defined({ id: call.id ?? undefined, name: call.function?.name ?? undefined }),
-          arguments: call.function?.arguments ?? '',
-        };
+    // The SDK still sends the request: its retries, headers and errors for a refused call.
+    const response = await client.chat.completions.create(body, { signal }).asResponse();
+    for await (const chunks of chatChunks(response)) {
+      for (const chunk of chunks) {
+        // Chunks already read when the signal aborted are not the caller's any more.
+        if (signal.aborted) return;
+        const choice = chunk.choices[0];
+        const delta = choice?.delta;
+        if (delta?.content) yield { type: 'text', text: delta.content };
+        for (const call of delta?.tool_calls ?? []) {
+          yield {
+            type: 'tool',
+            index: call.index,
+            ...defined({ id: call.id ?? undefined, name: call.function?.name ?? undefined }),
+            arguments: call.function?.arguments ?? '',
+          };
+        }
+        if (choice?.finish_reason) finishReason = choice.finish_reason;
+        if (chunk.usage) usage = chunk.usage;
       }
-      if (choice?.finish_reason) finishReason = choice.finish_reason;
-      if (chunk.usage) usage = chunk.usage;
     }
   } catch (err) {
     if (signal.aborted) return;
     throw upstreamError(err, 'chat completion failed');
   }
-  // The SDK ends the iteration quietly when aborted; a stream that just stops is a broken upstream.
+  // A stream that just stops is a broken upstream (an aborted one returned above).
   if (signal.aborted) return;
   if (!finishReason) throw new UpstreamError('chat completion stream ended without a finish_reason', true);
   yield {
