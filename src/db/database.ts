@@ -83,19 +83,25 @@ export async function openDatabase(
     const db = await PGlite.create(dir, { extensions: { vector } });
     pglite = db;
     listen = async (on) => {
-      const stops = new Map<string, () => Promise<void>>();
+      // PGlite sends LISTEN/UNLISTEN as given: channel names with ':' must go quoted (and its own
+      // unsubscribe function would send them unquoted), so callbacks are kept and removed here.
+      const callbacks = new Map<string, (payload: string) => void>();
       return {
         async listen(channel) {
-          if (!stops.has(channel)) stops.set(channel, await db.listen(channel, (payload) => on.notification(channel, payload)));
+          if (callbacks.has(channel)) return;
+          const callback = (payload: string) => on.notification(channel, payload);
+          await db.listen(pg.escapeIdentifier(channel), callback);
+          callbacks.set(channel, callback);
         },
         async unlisten(channel) {
-          const stop = stops.get(channel);
-          stops.delete(channel);
-          await stop?.();
+          const callback = callbacks.get(channel);
+          callbacks.delete(channel);
+          if (callback) await db.unlisten(pg.escapeIdentifier(channel), callback);
         },
         async close() {
-          await Promise.all([...stops.values()].map((stop) => stop()));
-          stops.clear();
+          const all = [...callbacks];
+          callbacks.clear();
+          await Promise.all(all.map(([channel, callback]) => db.unlisten(pg.escapeIdentifier(channel), callback)));
         },
       };
     };

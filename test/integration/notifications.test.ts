@@ -152,4 +152,12 @@ describe('embedded PGlite notifies in-process', () => {
     expect(await gauge(svc, 'lastcall_database_listening')).toBe(1);
     expect(await firstStepAfter(svc)).toBeLessThan(2_000);
   });
+
+  it('listens on row channels (mixed-case ids, quoted) and stops listening, without losing the connection', async () => {
+    // Each event stream LISTENs on its task's channel and UNLISTENs when it ends.
+    for (let i = 0; i < 3; i++) expect(await firstStepAfter(svc)).toBeLessThan(2_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(svc.logs.filter((l) => String(l.msg).startsWith('database notifications lost'))).toEqual([]);
+    expect(await gauge(svc, 'lastcall_database_listening')).toBe(1);
+  });
 });
