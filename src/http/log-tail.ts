@@ -3,7 +3,8 @@
  * how far the log goes and whether it is finished) and pages of entries after a cursor.
  */
 export interface TailedLog<H, E> {
-  head(): Promise<H | undefined>;
+  /** The head, and (when the log can read both in one round trip) the first page after `cursor`. */
+  head(cursor: number, limit: number): Promise<{ readonly head: H; readonly page?: readonly E[] } | undefined>;
   /** Entries after `cursor` in order, at most `limit`. */
   page(cursor: number, limit: number): Promise<readonly E[]>;
   seqOf(entry: E): number;
@@ -50,15 +51,17 @@ export interface TailOptions<H> {
 export async function tailLog<H, E>(log: TailedLog<H, E>, target: TailTarget<E>, opts: TailOptions<H>): Promise<TailEnd<H>> {
   for (;;) {
     if (target.closed) return { kind: 'closed' };
-    const head = await log.head();
-    if (!head) return { kind: 'gone' };
+    const read = await log.head(target.cursor, opts.pageSize);
+    if (!read) return { kind: 'gone' };
+    const { head } = read;
+    let prefetched = read.page;
     if (opts.stopped() || (await opts.interrupt?.(head))) return { kind: 'interrupted', head };
     const last = log.lastOf(head);
     while (!target.closed && (last === undefined || target.cursor < last)) {
-      const entries = await log.page(
-        target.cursor,
-        last === undefined ? opts.pageSize : Math.min(opts.pageSize, last - target.cursor),
-      );
+      const entries =
+        prefetched ??
+        (await log.page(target.cursor, last === undefined ? opts.pageSize : Math.min(opts.pageSize, last - target.cursor)));
+      prefetched = undefined;
       if (entries.length > 0 && log.seqOf(entries[0]!) !== target.cursor + 1) {
         throw new Error(`log has no entry ${target.cursor + 1} (next is ${log.seqOf(entries[0]!)})`);
       }

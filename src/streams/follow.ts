@@ -52,10 +52,14 @@ export async function follow(ctx: FollowContext, sink: StreamClient, first: Stre
 async function followLog(ctx: FollowContext, sink: StreamClient, first: StreamRow, grew: Subscription): Promise<void> {
   let known: StreamRow | undefined = first;
   const log: TailedLog<StreamRow, Entry> = {
-    async head() {
-      const row = known ?? (await ctx.store.get(sink.streamId));
-      known = undefined;
-      return row;
+    async head(cursor, limit) {
+      if (known) {
+        const head = known;
+        known = undefined;
+        return { head };
+      }
+      const read = await ctx.store.getWithEntries(sink.streamId, cursor, limit);
+      return read && { head: read.row, page: read.entries };
     },
     page: (cursor, limit) => ctx.store.entries(sink.streamId, cursor, limit),
     seqOf: (c) => c.seq,

@@ -191,6 +191,23 @@ export class StreamStore {
     return rows[0] && toRow(rows[0]);
   }
 
+  /**
+   * The row and the entries after `afterSeq` (at most `limit`), in one statement and so one
+   * snapshot: what a follower reads each time it is woken, in one round trip instead of two.
+   */
+  async getWithEntries(id: string, afterSeq: number, limit: number): Promise<{ row: StreamRow; entries: Entry[] } | undefined> {
+    const { rows } = await this.db.query<RawRow & { entries: StoredEntry[] | null }>(
+      `SELECT ${ROW}, (
+         SELECT json_agg(json_build_object('seq', seq, 'text', text, 'data', data) ORDER BY seq)
+         FROM (${LOG_ENTRIES} WHERE seq > $2 ORDER BY seq LIMIT $3) AS page
+       ) AS entries
+       FROM streams WHERE id = $1`,
+      [id, afterSeq, limit],
+    );
+    const r = rows[0];
+    return r && { row: toRow(r), entries: (r.entries ?? []).map(fromStored) };
+  }
+
   /** Takes over a stream whose lease is free or expired; bumps the epoch that fences the old owner. */
   async claim(id: string): Promise<Claimed | undefined> {
     return this.claimWhere(`id = $1 AND status = 'generating'`, id);

@@ -59,7 +59,10 @@ export class TaskEvents {
       // once it is seen the step pages that follow return all that remain.
       const end = await tailLog<TaskRow, StepRow>(
         {
-          head: () => this.store.get(task.id, task.owner),
+          head: async () => {
+            const head = await this.store.get(task.id, task.owner);
+            return head && { head };
+          },
           page: (cursor, limit) => this.store.steps(task.id, cursor, limit),
           seqOf: (s) => s.idx,
           lastOf: () => undefined,
