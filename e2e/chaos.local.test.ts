@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { CHAOS_REPORT_DIR, chaosPlan } from './drivers/chaos.js';
 import { runLocal } from './drivers/local.js';
+import { exclusively } from '../testkit/exclusive.js';
 
 /**
  * The chaos run's short version (`npm run chaos` is the full one; CHAOS_* env overrides these
@@ -23,11 +24,11 @@ const SHORT = {
 describe('chaos (local driver, short)', () => {
   it(
     'no stream lost, every task step exactly once, every drained pod exits 0 through rollouts, SIGKILLs, a database stall and a partition',
-    { timeout: 600_000 },
+    // Up to 10 min waiting for the e2e scenario's cluster, then its own run.
+    { timeout: 1_200_000 },
     async () => {
-      const { report } = await runLocal(
-        (line) => process.stdout.write(`[chaos] ${line}\n`),
-        chaosPlan(SHORT, path.join(CHAOS_REPORT_DIR, 'short')),
+      const { report } = await exclusively('local-cluster', () =>
+        runLocal((line) => process.stdout.write(`[chaos] ${line}\n`), chaosPlan(SHORT, path.join(CHAOS_REPORT_DIR, 'short'))),
       );
       const failures = report.cases.flatMap((c) => c.failures.map((f) => `${c.name}: ${f}`));
       expect(failures).toEqual([]);
