@@ -6,7 +6,6 @@ import {
   UpstreamError,
   type Continuation,
   type GenerationRequest,
-  type LogEntry,
   type UpstreamAdapter,
   type UpstreamCursor,
   type UpstreamEvent,
@@ -263,7 +262,9 @@ export class Generation {
     const { metrics } = this.deps;
     switch (event.type) {
       case 'text':
-        this.emit({ kind: 'text', text: event.text }, event.cursor);
+        // Built whole, seq included: one shape for every text entry (a spread copy of each cost
+        // its own hidden class, several hundred bytes an entry held in the window).
+        this.emit({ kind: 'text', text: event.text, seq: this.lastSeq + 1 }, event.cursor);
         return undefined;
       case 'tool':
         this.emit(
@@ -273,6 +274,7 @@ export class Generation {
             arguments: event.arguments,
             ...(event.id !== undefined && { id: event.id }),
             ...(event.name !== undefined && { name: event.name }),
+            seq: this.lastSeq + 1,
           },
           event.cursor,
         );
@@ -284,7 +286,7 @@ export class Generation {
             'the upstream could not continue this answer after a takeover, and this API cannot replace streamed text';
           return { error: { code: 'upstream_cannot_continue', message } };
         }
-        this.emit({ kind: 'reset' }, event.cursor);
+        this.emit({ kind: 'reset', seq: this.lastSeq + 1 }, event.cursor);
         return undefined;
       case 'cursor':
         this.cursor = event.cursor;
@@ -312,8 +314,9 @@ export class Generation {
     return { prompt_tokens: prompt, completion_tokens: this.lastSeq, total_tokens: prompt + this.lastSeq };
   }
 
-  private emit(entry: LogEntry, cursor: UpstreamCursor | undefined): void {
-    const e: Entry = { ...entry, seq: ++this.lastSeq };
+  /** `e` is the next entry (seq lastSeq + 1). */
+  private emit(e: Entry, cursor: UpstreamCursor | undefined): void {
+    this.lastSeq = e.seq;
     if (cursor) this.cursor = cursor;
     this.window.push(e);
     this.pending.push(e);

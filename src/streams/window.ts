@@ -12,7 +12,7 @@ export class EntryWindow {
 
   constructor(
     afterSeq: number,
-    private readonly keep = 256,
+    private readonly keep = 64,
   ) {
     this.first = afterSeq + 1;
   }
