@@ -1,60 +1,102 @@
 /**
- * RSS of one replica holding 1,000 concurrent streams, above its idle RSS.
- * `npx tsx bench/streams-memory.ts` (after `npm run build`). Target: < 300 MB above idle.
+ * RSS of one replica holding 1,000 and then 5,000 concurrent streams, above its idle RSS, per
+ * stream. The replica's own memory: its database is PostgreSQL, a process of its own (embedded
+ * PGlite would add its WASM heap, and runs every write on the replica's event loop, which at
+ * 5,000 streams falls seconds behind). `npx tsx bench/streams-memory.ts` (after `npm run build`);
+ * `BENCH_STREAMS=1000,5000` sets the counts (a fresh replica each), `BENCH_MAIN=<another build's
+ * dist/main.js>` measures that build, `BENCH_HEAP_SNAPSHOT=<dir>` writes the replica's heap
+ * snapshot once the streams are open (SIGUSR2, `--heapsnapshot-signal`).
+ * Each stream is a client connection in, an upstream connection out and a generation: 5,000
+ * need ~10,000 descriptors here and in the service (`ulimit -n`, 20,000 on the dev VM).
+ * Target: ≤ 100 KB per stream (and < 300 MB above idle at 1,000).
  */
-import { startService } from '../testkit/service.js';
+import { startPostgres } from '../testkit/postgres.js';
+import { startService, type ServiceProcess } from '../testkit/service.js';
 import { startUpstream } from './streams-support.js';
 
-const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
+const COUNTS = (process.env.BENCH_STREAMS ?? '1000,5000').split(',').map(Number);
+const MAIN = process.env.BENCH_MAIN;
+const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
+const SETTLE_MS = 10_000;
+const WAVE = 50;
+const RATE = Number(process.env.BENCH_RATE ?? 5); // tokens/s per stream
 
-const rss = async (adminUrl: string) => {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('process_resident_memory_bytes'));
-  return Number(line?.split(' ').at(-1)) / 2 ** 20;
-};
-const metric = async (adminUrl: string, name: string) => {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  return Number(
-    text
-      .split('\n')
-      .find((l) => l.startsWith(name))
-      ?.split(' ')
-      .at(-1) ?? 0,
-  );
-};
+const mb = (bytes: number) => bytes / 2 ** 20;
 
 // Slow tokens keep every stream open for the whole measurement.
-const upstream = await startUpstream(5);
-const svc = await startService({ OPENAI_BASE_URL: upstream.url, MAX_CONCURRENT_STREAMS: String(STREAMS + 10) });
+const upstream = await startUpstream(RATE);
+
+/** Writes the replica's heap snapshot (into HEAP_SNAPSHOT) and resolves once it is written. */
+async function heapSnapshot(svc: ServiceProcess): Promise<void> {
+  svc.proc.kill('SIGUSR2');
+  await new Promise((r) => setTimeout(r, 1_000));
+  await svc.metric('process_resident_memory_bytes'); // answered once the snapshot (on the event loop) is written
+}
+
+async function measure(streams: number): Promise<void> {
+  const pg = await startPostgres();
+  const svc: ServiceProcess = await startService(
+    {
+      DATABASE_URL: pg.url,
+      OPENAI_BASE_URL: upstream.url,
+      MAX_CONCURRENT_STREAMS: String(streams + 10),
+      KEY_MAX_STREAMS: String(streams + 10),
+      KEY_RATE_BURST: String(streams + 10),
+      MAX_CONNECTIONS: String(streams * 2 + 100),
+      DATABASE_POOL_SIZE: '20',
+    },
+    { main: MAIN, nodeArgs: HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT}`] : [] },
+  );
+  const controllers = Array.from({ length: streams }, () => new AbortController());
+  try {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const idle = mb(await svc.metric('process_resident_memory_bytes'));
+    if (HEAP_SNAPSHOT) await heapSnapshot(svc); // idle, to compare with
+    let chunks = 0;
+    // Opened in waves, as clients arrive, rather than all in one tick (each is a transaction).
+    for (let from = 0; from < streams; from += WAVE) {
+      await Promise.all(
+        controllers.slice(from, from + WAVE).map(async (c, k) => {
+          const i = from + k;
+          const res = await fetch(`${svc.url}/v1/chat/stream`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ messages: [{ role: 'user', content: `memory bench ${i}` }], max_tokens: 4096 }),
+            signal: c.signal,
+          });
+          if (res.status !== 200) throw new Error(`stream ${i}: HTTP ${res.status} ${await res.text()}`);
+          void (async () => {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) chunks += chunk.length > 0 ? 1 : 0;
+          })().catch(() => undefined);
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const loaded = mb(await svc.metric('process_resident_memory_bytes'));
+    const heap = mb(await svc.metric('nodejs_heap_size_used_bytes'));
+    const active = await svc.metric('lastcall_streams_active');
+    if (HEAP_SNAPSHOT) await heapSnapshot(svc);
+    const perStream = ((loaded - idle) * 1024) / streams;
+    console.log(`${streams} streams open (${active} generating), ${chunks} SSE chunks received in ${SETTLE_MS / 1000} s`);
+    console.log(
+      `RSS idle ${idle.toFixed(0)} MB, with ${streams} streams ${loaded.toFixed(0)} MB (JS heap used ${heap.toFixed(0)} MB): ` +
+        `${(loaded - idle).toFixed(0)} MB above idle${streams === 1000 ? ' [< 300 MB]' : ''}, ${perStream.toFixed(1)} KB per stream [≤ 100 KB]`,
+    );
+  } catch (err) {
+    // What the replica said about it (a database that fell behind, a cap).
+    for (const line of svc.logs.filter((l) => Number(l.level) >= 40).slice(-5)) console.error(JSON.stringify(line));
+    throw err;
+  } finally {
+    for (const c of controllers) c.abort();
+    svc.kill('SIGKILL');
+    await svc.exited;
+    await pg.stop();
+  }
+}
+
 try {
-  await new Promise((r) => setTimeout(r, 2_000));
-  const idle = await rss(svc.adminUrl);
-  const controllers = Array.from({ length: STREAMS }, () => new AbortController());
-  let tokens = 0;
-  await Promise.all(
-    controllers.map(async (c, i) => {
-      const res = await fetch(`${svc.url}/v1/chat/stream`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ messages: [{ role: 'user', content: `memory bench ${i}` }], max_tokens: 4096 }),
-        signal: c.signal,
-      });
-      if (res.status !== 200) throw new Error(`stream ${i}: HTTP ${res.status}`);
-      void (async () => {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) tokens += chunk.length > 0 ? 1 : 0;
-      })().catch(() => undefined);
-    }),
-  );
-  await new Promise((r) => setTimeout(r, 10_000));
-  const loaded = await rss(svc.adminUrl);
-  const active = await metric(svc.adminUrl, 'lastcall_streams_active');
-  console.log(`${STREAMS} streams open (${active} generating), ${tokens} SSE chunks received in 10 s`);
-  console.log(
-    `RSS idle ${idle.toFixed(0)} MB, with ${STREAMS} streams ${loaded.toFixed(0)} MB: ${(loaded - idle).toFixed(0)} MB above idle [< 300 MB]`,
-  );
-  for (const c of controllers) c.abort();
+  for (const n of COUNTS) await measure(n);
 } finally {
-  svc.kill('SIGKILL');
   upstream.stop();
 }
 process.exit(0);
