@@ -18,6 +18,11 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * A statement on a connection of its own (PostgreSQL), never queued behind the pool: lease
+   * heartbeats, which must land within a lease however busy the replica is.
+   */
+  heartbeat<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /** Runs `fn` in one transaction on one client; rolls back on throw. */
   transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** A transaction without the statement timeouts, for schema work at start-up (migrations, index builds). */
@@ -55,6 +60,7 @@ export async function openDatabase(
   const { logger } = opts;
   let pool: pg.Pool;
   let maintenancePool: pg.Pool;
+  let heartbeatPool: pg.Pool;
   let releaseLock: (() => Promise<void>) | undefined;
   let pglite: { close(): Promise<void> } | undefined;
   let listen: Database['listen'];
@@ -72,6 +78,13 @@ export async function openDatabase(
       query_timeout: statementTimeoutMs + 2_000,
     });
     maintenancePool = new pg.Pool({ connectionString: opts.url, max: 1 });
+    heartbeatPool = new pg.Pool({
+      connectionString: opts.url,
+      max: 1,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 2_000,
+    });
     logger.info({ database: redactUrl(opts.url) }, 'using PostgreSQL');
   } else {
     const dir = path.resolve(opts.dataDir, 'pglite');
@@ -107,10 +120,11 @@ export async function openDatabase(
     };
     pool = new pg.Pool({ ...createPgConfig(db), max: 1 });
     maintenancePool = pool;
+    heartbeatPool = pool;
     logger.warn({ dataDir: dir }, 'using embedded PGlite: one replica only; set DATABASE_URL to scale out');
   }
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
-  for (const p of new Set([pool, maintenancePool]))
+  for (const p of new Set([pool, maintenancePool, heartbeatPool]))
     p.on('error', (err) => logger.warn({ err: err.message }, 'idle database client failed'));
 
   let inFlight = 0;
@@ -177,6 +191,7 @@ export async function openDatabase(
   const database: Database = {
     kind: opts.url ? 'postgres' : 'pglite',
     query: (text, params) => track(() => traced('db.query', text, () => pool.query(text, params))),
+    heartbeat: (text, params) => track(() => heartbeatPool.query(text, params)),
     transaction: (fn) => track(() => traced('db.transaction', undefined, () => inTransaction(pool, fn))),
     maintenance: (fn) => track(() => inTransaction(maintenancePool, fn)),
     listen: (on) => listen(on),
@@ -186,7 +201,7 @@ export async function openDatabase(
       await quiet.wait(deadline.signal);
       const abandoned = inFlight;
       await pool.end();
-      if (maintenancePool !== pool) await maintenancePool.end();
+      for (const other of [maintenancePool, heartbeatPool]) if (other !== pool) await other.end();
       await pglite?.close();
       await releaseLock?.();
       return { queriesAbandoned: abandoned };
@@ -196,7 +211,7 @@ export async function openDatabase(
     await migrate(database, logger);
   } catch (err) {
     await pool.end().catch(() => undefined);
-    if (maintenancePool !== pool) await maintenancePool.end().catch(() => undefined);
+    for (const other of [maintenancePool, heartbeatPool]) if (other !== pool) await other.end().catch(() => undefined);
     await pglite?.close().catch(() => undefined);
     await releaseLock?.();
     throw err;

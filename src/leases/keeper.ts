@@ -49,6 +49,17 @@ export class LeaseKeeper {
     this.held.delete(id);
   }
 
+  /**
+   * Another write that is fenced and extends the lease landed (a stream's batch): the database
+   * confirmed these leases as of `sentAt`, so a heartbeat stuck in a busy pool does not stop them.
+   */
+  confirm(ids: Iterable<string>, sentAt: number): void {
+    for (const id of ids) {
+      const h = this.held.get(id);
+      if (h) h.confirmedAt = Math.max(h.confirmedAt, sentAt);
+    }
+  }
+
   stop(): void {
     clearInterval(this.timer);
     clearInterval(this.checker);

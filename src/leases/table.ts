@@ -80,7 +80,7 @@ export class LeaseTable {
    */
   async extend(leases: readonly Lease[]): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    const { rows } = await this.db.query<{ id: string }>(
+    const { rows } = await this.db.heartbeat<{ id: string }>(
       `WITH h AS (SELECT * FROM unnest($1::text[], $2::int[]) AS h(id, epoch)),
        mine AS (
          SELECT t.id FROM ${this.spec.table} t JOIN h ON h.id = t.id

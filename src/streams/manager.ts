@@ -114,7 +114,13 @@ export class StreamManager implements FollowContext {
       clients: () => this.clients.size,
       rejected: (reason) => opts.httpMetrics.rejected.inc({ reason }),
     });
-    this.writer = new BatchWriter(this.store, opts.logger, opts.metrics, () => this.gens.values());
+    this.writer = new BatchWriter(
+      this.store,
+      opts.logger,
+      opts.metrics,
+      () => this.gens.values(),
+      (ids, sentAt) => this.keeper.confirm(ids, sentAt),
+    );
     this.keeper = new LeaseKeeper(this.store.leases, opts.logger);
     this.genDeps = {
       adapter: opts.adapter,

@@ -20,6 +20,8 @@ export class BatchWriter {
     private readonly logger: Logger,
     private readonly metrics: StreamMetrics,
     private readonly generations: () => Iterable<Generation>,
+    /** Leases a write confirmed (it is fenced and extends them), as of when it was sent. */
+    private readonly confirmed: (ids: string[], sentAt: number) => void,
   ) {
     this.timer = setInterval(() => {
       if (this.hasPending()) void this.flush();
@@ -62,13 +64,19 @@ export class BatchWriter {
     }
     if (batches.length === 0) return;
     const timer = this.metrics.logWrites.startTimer();
+    const sentAt = performance.now();
     try {
       const fenced = await this.store.append(batches.map((b) => b.batch));
       timer();
+      const written: string[] = [];
       for (const { batch, gen } of batches) {
         if (fenced.has(batch.id)) gen.leaseLost();
-        else gen.written(batch);
+        else {
+          gen.written(batch);
+          written.push(batch.id);
+        }
       }
+      this.confirmed(written, sentAt);
     } catch (err) {
       // Put the entries back in order; the next tick retries them.
       for (const { batch, gen } of batches) gen.unsent(batch);
