@@ -66,20 +66,18 @@ const spread = (key: string, lo: number, hi: number) =>
   lo + (createHash('sha256').update(key).digest().readUInt32BE(0) % (hi - lo + 1));
 
 /**
- * Keeps `concurrency` streams open through the Service until stopped: each worker starts a new
- * stream as soon as its previous one ends, with lengths spread between min and max tokens.
+ * Workers that each start a new stream as soon as their previous one ends, until stopped, ramped
+ * up over `rampMs`; what one stream is, is the subclass's.
  */
-export class StreamLoad {
+abstract class ContinuousLoad {
   readonly records: StreamRecord[] = [];
   private stopped = false;
   private workers: Promise<void>[] = [];
-  private next = 0;
+  protected next = 0;
 
-  constructor(
-    private readonly baseUrl: string,
-    private readonly apiKey: string | undefined,
-    private readonly spec: StreamLoadSpec,
-  ) {}
+  constructor(protected readonly spec: StreamLoadSpec) {}
+
+  protected abstract one(index: number): Promise<void>;
 
   start(rampMs = 2_000): void {
     for (let w = 0; w < this.spec.concurrency; w++) {
@@ -92,18 +90,32 @@ export class StreamLoad {
     }
   }
 
+  /** No new streams; resolves once every open one has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.workers);
+  }
+}
+
+/**
+ * Keeps `concurrency` streams open through the Service until stopped: each worker starts a new
+ * stream as soon as its previous one ends, with lengths spread between min and max tokens.
+ */
+export class StreamLoad extends ContinuousLoad {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string | undefined,
+    spec: StreamLoadSpec,
+  ) {
+    super(spec);
+  }
+
   /** Starts exactly `count` streams, `concurrency` at a time, and resolves when all have ended. */
   async runBatch(count: number): Promise<void> {
     const workers = Array.from({ length: Math.min(count, this.spec.concurrency) }, async () => {
       for (let i = this.next++; i < count; i = this.next++) await this.one(i);
     });
     await Promise.all(workers);
-  }
-
-  /** No new streams; resolves once every open one has ended. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.workers);
   }
 
   get open(): number {
@@ -123,7 +135,7 @@ export class StreamLoad {
     return aiSdkTurn(rec, run, expectedText);
   }
 
-  private async one(index: number): Promise<void> {
+  protected async one(index: number): Promise<void> {
     const content = `e2e ${this.spec.tag} ${this.spec.via === 'ai-sdk' ? 'chat' : 'stream'} ${index}`;
     const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
     const expected = referenceTokens(content, maxTokens);
@@ -184,37 +196,14 @@ const RESPONSE_TERMINAL = new Set(['response.completed', 'response.incomplete', 
  * numbers. Records are StreamRecords (`streamId` holds the response id, `handoffsAt` each time a
  * stream ended early).
  */
-export class ResponsesLoad {
-  readonly records: StreamRecord[] = [];
-  private stopped = false;
-  private workers: Promise<void>[] = [];
-  private next = 0;
+export class ResponsesLoad extends ContinuousLoad {
   private readonly client: OpenAI;
   private model: Promise<string> | undefined;
 
-  constructor(
-    baseUrl: string,
-    apiKey: string | undefined,
-    private readonly spec: StreamLoadSpec,
-  ) {
+  constructor(baseUrl: string, apiKey: string | undefined, spec: StreamLoadSpec) {
+    super(spec);
     // The SDK retries 429/503 (after retry-after-ms) and connections refused before an answer.
     this.client = new OpenAI({ baseURL: new URL('/v1', baseUrl).toString(), apiKey: apiKey ?? 'none', maxRetries: 30 });
-  }
-
-  start(rampMs = 2_000): void {
-    for (let w = 0; w < this.spec.concurrency; w++) {
-      this.workers.push(
-        (async () => {
-          await new Promise((r) => setTimeout(r, (rampMs * w) / this.spec.concurrency));
-          while (!this.stopped) await this.one(this.next++);
-        })(),
-      );
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all(this.workers);
   }
 
   /** The chat model the service lists first (LLM_MODEL). */
@@ -223,7 +212,7 @@ export class ResponsesLoad {
     return this.model;
   }
 
-  private async one(index: number): Promise<void> {
+  protected async one(index: number): Promise<void> {
     const content = `e2e ${this.spec.tag} response ${index}`;
     const maxTokens = spread(content, this.spec.minTokens, this.spec.maxTokens);
     const expectedText = referenceTokens(content, maxTokens).join('');
