@@ -25,6 +25,10 @@ const service = (persist: string) =>
     OPENAI_BASE_URL: upstream.url,
     STREAM_PERSIST: persist,
     MAX_CONCURRENT_STREAMS: String(STREAMS * 2),
+    // One anonymous key opens every stream of a round at once: its rate and stream caps would refuse them.
+    KEY_RATE_PER_SECOND: '10000',
+    KEY_RATE_BURST: '10000',
+    KEY_MAX_STREAMS: String(STREAMS * 2),
   });
 const [after, before] = await Promise.all([service('after-send'), service('before-send')]);
 
