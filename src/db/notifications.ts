@@ -175,6 +175,9 @@ export class Notifications {
       // Whatever was announced while we were not listening is unknown: everyone looks once.
       this.wakeAll();
     } catch (err) {
+      // A connection that never opened: say so once per outage, not at every retry.
+      if (!this.listener && this.retryMs === RECONNECT_MIN_MS)
+        this.logger.warn({ err: (err as Error).message }, 'cannot listen for database notifications; waiters poll, retrying');
       this.lost(err as Error);
     } finally {
       this.opening = undefined;
