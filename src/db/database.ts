@@ -23,6 +23,11 @@ export interface Database {
    * heartbeats, which must land within a lease however busy the replica is.
    */
   heartbeat<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Counts `work` as in flight, so `close` waits for it: a caller whose statements come in a row
+   * (write, then at once undo) keeps the pool from ending between them.
+   */
+  hold<T>(work: () => Promise<T>): Promise<T>;
   /** Runs `fn` in one transaction on one client; rolls back on throw. */
   transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /** A transaction without the statement timeouts, for schema work at start-up (migrations, index builds). */
@@ -192,6 +197,7 @@ export async function openDatabase(
     kind: opts.url ? 'postgres' : 'pglite',
     query: (text, params) => track(() => traced('db.query', text, () => pool.query(text, params))),
     heartbeat: (text, params) => track(() => heartbeatPool.query(text, params)),
+    hold: (work) => track(work),
     transaction: (fn) => track(() => traced('db.transaction', undefined, () => inTransaction(pool, fn))),
     maintenance: (fn) => track(() => inTransaction(maintenancePool, fn)),
     listen: (on) => listen(on),

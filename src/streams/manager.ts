@@ -139,7 +139,13 @@ export class StreamManager implements FollowContext {
    * (`collect`) receives it from the first entry. With an idempotency key already used by the
    * caller, nothing new starts: the existing stream is joined instead (`joined`).
    */
-  async start(spec: StartSpec, to: StreamTarget | undefined): Promise<Started> {
+  start(spec: StartSpec, to: StreamTarget | undefined): Promise<Started> {
+    // Held as one database operation: a stream created just as this replica hands off is handed
+    // off at once, and its lease must be given back before the pool ends, or it would expire.
+    return this.opts.db.hold(() => this.startHere(spec, to));
+  }
+
+  private async startHere(spec: StartSpec, to: StreamTarget | undefined): Promise<Started> {
     if (spec.idempotency) {
       const existing = await this.opts.idempotency.find(spec.owner, spec.idempotency, 'stream');
       if (existing) return this.rejoin(spec.owner, existing, to);
@@ -180,6 +186,7 @@ export class StreamManager implements FollowContext {
     // clients then stops at once (a later GET may still resume it); a detached one goes on.
     const client = this.clientFor(to, stream, undefined);
     if (client) gen.attach(client);
+    if (this.handingOff) await gen.settled;
     return { id, joined: false, ...(client instanceof Collector && { collected: client.result }) };
   }
 
