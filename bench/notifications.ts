@@ -16,7 +16,8 @@ import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS } from '../src/db/migrations.js';
-import { startPostgres, transactionRate, type PostgresInstance } from '../testkit/postgres.js';
+import { followLags } from '../testkit/follow-lag.js';
+import { startPostgres, transactionRate } from '../testkit/postgres.js';
 import { ROOT, startService, type ServiceProcess } from '../testkit/service.js';
 import { percentile, postgresCpuMs, streamLoad } from './streams-support.js';
 
@@ -62,7 +63,10 @@ async function measure(main: string, isBefore: boolean): Promise<Figures> {
     const cpuPer1k = ((postgresCpuMs(pgi) - cpu0) / load.tokens) * 1000;
 
     if (isBefore) await admin.query(MIGRATIONS.find((m) => m.name === 'notify_triggers')!.sql);
-    const lags = (await Promise.all(Array.from({ length: FOLLOWED }, (_, i) => followLags(pgi, a, b, i)))).flat();
+    const runs = Array.from({ length: FOLLOWED }, (_, i) =>
+      followLags({ pgUrl: pgi.url, generatorUrl: a.url, followerUrl: b.url, content: `followed stream ${i}`, maxTokens: 200 }),
+    );
+    const lags = (await Promise.all(runs)).flatMap((r) => r.lags);
     return {
       idleOne,
       idleTwoEach,
@@ -84,33 +88,6 @@ async function idleRate(admin: pg.Client): Promise<number> {
   // The first sweep comes ≤ 12.5 s after start; idle backends report their counts up to 10 s late.
   await new Promise((r) => setTimeout(r, 14_000));
   return transactionRate(admin, IDLE_SECONDS);
-}
-
-/** One stream on A followed from B: for each commit the database announces, how long until B's client has it. */
-async function followLags(pgi: PostgresInstance, a: ServiceProcess, b: ServiceProcess, i: number): Promise<number[]> {
-  const started = await fetch(`${a.url}/v1/chat/stream`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ messages: [{ role: 'user', content: `followed stream ${i}` }], max_tokens: 200 }),
-  });
-  const id = started.headers.get('lastcall-stream-id')!;
-  const listener = new pg.Client({ connectionString: pgi.url });
-  await listener.connect();
-  const commits: number[] = [];
-  listener.on('notification', () => commits.push(performance.now()));
-  await listener.query(`LISTEN "lastcall_stream:${id}"`);
-  const followed = await fetch(`${b.url}/v1/streams/${id}`);
-  const arrivals: number[] = [];
-  const own = (async () => {
-    for await (const _ of started.body as unknown as AsyncIterable<Uint8Array>);
-  })();
-  for await (const _ of followed.body as unknown as AsyncIterable<Uint8Array>) arrivals.push(performance.now());
-  await own;
-  await listener.end();
-  return commits.flatMap((t) => {
-    const next = arrivals.find((x) => x >= t);
-    return next === undefined ? [] : [next - t];
-  });
 }
 
 const beforeMain = buildBefore();
