@@ -6,7 +6,9 @@
  * once, stepping the offered load up until the database falls behind. Prints, per step: tokens/s
  * offered and absorbed, statements and transactions/s, WAL bytes per token, append latency
  * p50/p99, and PostgreSQL's own CPU (its processes' utime+stime from /proc) per 1,000 tokens.
- * `npx tsx bench/pg-saturation.ts` (after `npm run build` is not needed: it runs in-process).
+ * `npx tsx bench/pg-saturation.ts` (after `npm run build` is not needed: it runs in-process);
+ * `BENCH_LOG_FORMAT=batches` writes the log as STREAM_LOG_FORMAT=batches does (a row per stream
+ * per write instead of per token).
  *
  * PostgreSQL runs durable (fsync, synchronous commit) on the same two cores as this process: the
  * absolute ceiling is this VM's; CPU per token is what carries over to a bigger server.
@@ -16,7 +18,7 @@ import pg from 'pg';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { createLogger } from '../src/log/logger.js';
 import type { Entry } from '../src/streams/protocol.js';
-import { StreamStore, type Lease, type PendingBatch } from '../src/streams/store.js';
+import { StreamStore, type Lease, type PendingBatch, type StreamLogFormat } from '../src/streams/store.js';
 import { startPostgres } from '../testkit/postgres.js';
 import { percentile, postgresCpuMs } from './streams-support.js';
 
@@ -27,6 +29,7 @@ const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 8);
 const STREAM_TOKENS = 500;
 const FLUSH_MS = 50; // src/streams/writer.ts
 const LEASE_SECONDS = 15;
+const LOG_FORMAT = (process.env.BENCH_LOG_FORMAT ?? 'rows') as StreamLogFormat;
 const WORDS = ['The', ' pod', ' drains', ' its', ' streams', ' before', ' the', ' kubelet', ' sends', ' SIGKILL', '.', '\n'];
 
 interface Sim {
@@ -138,7 +141,7 @@ const replicas: Replica[] = [];
 for (let r = 0; r < REPLICAS; r++) {
   const db = await openDatabase({ url: postgres.url, dataDir: '/nonexistent', poolSize: 4, logger });
   dbs.push(db);
-  replicas.push(new Replica(`r${r}`, new StreamStore(db, `replica-${r}`, LEASE_SECONDS, 1_000_000)));
+  replicas.push(new Replica(`r${r}`, new StreamStore(db, `replica-${r}`, LEASE_SECONDS, 1_000_000, LOG_FORMAT)));
 }
 const stat = async () =>
   (
@@ -149,7 +152,7 @@ const stat = async () =>
 
 const f = (n: number, d = 1) => n.toFixed(d);
 console.log(
-  `one PostgreSQL 15 (durable) on this ${cpuCount()}-core VM, ${REPLICAS} simulated replicas, ${RATE} tokens/s a stream, streams of ${STREAM_TOKENS} tokens replaced as they end`,
+  `one PostgreSQL 15 (durable) on this ${cpuCount()}-core VM, ${REPLICAS} simulated replicas, ${RATE} tokens/s a stream, streams of ${STREAM_TOKENS} tokens replaced as they end, log format ${LOG_FORMAT}`,
 );
 console.log(
   'streams | offered tok/s | absorbed tok/s | stmts/s | xacts/s | WAL B/token | append p50 / p99 ms | PG CPU ms/1k tokens | PG cores',

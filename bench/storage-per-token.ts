@@ -1,9 +1,10 @@
 /**
  * Bytes on disk per token of stream log (heap + index + TOAST) and WAL bytes per token, for the
- * two log formats side by side: per-entry rows (STREAM_LOG_FORMAT=rows, every release reads it)
- * and the compact row a finished stream becomes (STREAM_LOG_FORMAT=compact). Each format gets its
- * own PostgreSQL and replica, and the same streams from the dev upstream.
- * `npx tsx bench/storage-per-token.ts` (after `npm run build`). Target: compact < 10 bytes/token.
+ * log formats side by side: per-entry rows (STREAM_LOG_FORMAT=rows, every release reads it), the
+ * compact row a finished stream becomes (compact), and a row per write, compacted once finished
+ * (batches). Each format gets its own PostgreSQL and replica, and the same streams from the dev
+ * upstream.
+ * `npx tsx bench/storage-per-token.ts` (after `npm run build`). Target: compact and batches < 10 bytes/token.
  */
 import pg from 'pg';
 import { streamChat } from '../src/client/index.js';
@@ -14,7 +15,7 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 200);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 500);
 const CONCURRENCY = 20;
 
-async function measure(format: 'rows' | 'compact') {
+async function measure(format: 'rows' | 'compact' | 'batches') {
   const postgres = await startPostgres();
   const svc = await startService({
     DATABASE_URL: postgres.url,
@@ -52,9 +53,13 @@ async function measure(format: 'rows' | 'compact') {
           }
         }),
       );
-      for (let pass = 0; pass < 2; pass++) await db.query('VACUUM stream_chunks');
+      for (let pass = 0; pass < 2; pass++) await db.query('VACUUM stream_chunks, stream_batches');
       await db.query('VACUUM stream_logs');
-      return { tokens, chunks: await size('stream_chunks'), logs: await size('stream_logs') };
+      return {
+        tokens,
+        chunks: (await size('stream_chunks')) + (await size('stream_batches')),
+        logs: await size('stream_logs'),
+      };
     };
     const wal0 = await lsn();
     const first = await wave();
@@ -72,19 +77,23 @@ async function measure(format: 'rows' | 'compact') {
 
 const rows = await measure('rows');
 const compact = await measure('compact');
+const batches = await measure('batches');
 const f = (n: number) => n.toFixed(1);
 const kb = (n: number) => `${(n / 1024).toFixed(0)} kB`;
 console.log(
   `2 waves of ${STREAMS} streams × ${TOKENS} tokens, ${CONCURRENCY} at a time (${f(rows.chars / rows.tokens)} characters a token)`,
 );
-for (const r of [rows, compact]) {
+for (const r of [rows, compact, batches]) {
   console.log(
-    `${r.format.padEnd(7)}: after wave 1 stream_chunks ${kb(r.first.chunks)}, stream_logs ${kb(r.first.logs)}; ` +
+    `${r.format.padEnd(7)}: after wave 1 stream_chunks + stream_batches ${kb(r.first.chunks)}, stream_logs ${kb(r.first.logs)}; ` +
       `after wave 2 ${kb(r.second.chunks)}, ${kb(r.second.logs)}; ` +
       `${f(r.marginal)} bytes/token on disk (table + index + TOAST, wave 2's growth), WAL ${f(r.wal)} bytes/token`,
   );
 }
 console.log(
   `compact: ${f(compact.marginal)} bytes/token [< 10]; rows: ${f(rows.marginal)}; ${f(rows.marginal / compact.marginal)}× smaller`,
+);
+console.log(
+  `batches: ${f(batches.marginal)} bytes/token [< 10]; WAL ${f(batches.wal)} vs ${f(rows.wal)} bytes/token (rows), ${f(rows.wal / batches.wal)}× less`,
 );
 process.exit(0);

@@ -9,8 +9,9 @@
  * The proxy runs as its own process (bench/bare-proxy.ts) and the service as its own, so each
  * side's CPU per token is that process's own (utime + stime from /proc), apart from the load
  * generator's, the upstream's and PostgreSQL's (printed beside it).
- * `BENCH_BEFORE=<another build's dist/main.js>` adds that build as a third side (before/after in
- * one run); `BENCH_ROUNDS` (3) sets the rounds, `BENCH_CPU_PROF=<dir>` profiles the service.
+ * `BENCH_BEFORE=<another build's dist/main.js>` adds that build as another side (before/after in
+ * one run); `BENCH_LOG_FORMATS` (rows,batches) runs one lastcall side per STREAM_LOG_FORMAT;
+ * `BENCH_ROUNDS` (3) sets the rounds, `BENCH_CPU_PROF=<dir>` profiles the first lastcall side.
  * Targets: lastcall ≥ 0.9 × the proxy's throughput, < 2 ms added p99 inter-token latency (at the
  * default load), ≤ 1.15 × the proxy's CPU per token.
  */
@@ -32,6 +33,7 @@ const RATE = Number(process.env.BENCH_RATE ?? 200); // per stream: one token eve
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BEFORE = process.env.BENCH_BEFORE;
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const LOG_FORMATS = (process.env.BENCH_LOG_FORMATS ?? 'rows,batches').split(',');
 
 interface Side {
   readonly name: string;
@@ -69,7 +71,7 @@ async function measure(side: Side): Promise<Run> {
 }
 
 /** A lastcall replica from `main` (default: this checkout's build) on its own PostgreSQL. */
-async function lastcall(name: string, main?: string, nodeArgs: string[] = []): Promise<Side> {
+async function lastcall(name: string, logFormat: string, main?: string, nodeArgs: string[] = []): Promise<Side> {
   // Real PostgreSQL, as in any multi-replica deployment (embedded PGlite runs in the service's own event loop).
   const pg = await startPostgres();
   postgreses.push(pg);
@@ -80,6 +82,7 @@ async function lastcall(name: string, main?: string, nodeArgs: string[] = []): P
       MAX_CONCURRENT_STREAMS: String(STREAMS * 2),
       KEY_RATE_BURST: String(STREAMS * 4),
       KEY_MAX_STREAMS: String(STREAMS * 2),
+      STREAM_LOG_FORMAT: logFormat,
     },
     { main, nodeArgs },
   );
@@ -91,11 +94,12 @@ const proxy = await startBareProxy(upstream.url);
 const postgreses: PostgresInstance[] = [];
 const sides: Side[] = [];
 try {
-  sides.push(
-    { name: 'bare proxy', url: proxy.url, pid: proxy.pid },
-    await lastcall('lastcall', undefined, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []),
-  );
-  if (BEFORE) sides.push(await lastcall('before', BEFORE));
+  sides.push({ name: 'bare proxy', url: proxy.url, pid: proxy.pid });
+  for (const [i, format] of LOG_FORMATS.entries()) {
+    const profile = CPU_PROF && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+    sides.push(await lastcall(`lastcall ${format}`, format, undefined, profile));
+  }
+  if (BEFORE) sides.push(await lastcall('before', 'rows', BEFORE));
   for (const side of sides) await streamLoad(side.url, STREAMS, TOKENS); // warm every path up
   // This VM's speed drifts over seconds: alternate the sides and compare each round with itself.
   const rounds: Run[][] = [];
@@ -119,7 +123,7 @@ try {
   for (const [i, round] of rounds.entries()) {
     for (const [j, r] of round.entries()) {
       console.log(
-        `round ${i + 1} ${sides[j]!.name.padEnd(10)}: ${f(r.tokensPerSecond, 0)} tokens/s, inter-token p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms; ` +
+        `round ${i + 1} ${sides[j]!.name.padEnd(16)}: ${f(r.tokensPerSecond, 0)} tokens/s, inter-token p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms; ` +
           `CPU per token: own ${f(r.cpuPerToken, 1)} µs, PostgreSQL ${f(r.pgPerToken, 1)} µs, upstream ${f(r.upstreamPerToken, 1)} µs, load generator ${f(r.loadPerToken, 1)} µs`,
       );
     }

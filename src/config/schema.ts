@@ -112,9 +112,11 @@ export const envSchema = z.object({
   STREAM_PERSIST: z.enum(['after-send', 'before-send']).default('after-send'),
   /**
    * `compact`: a finished stream's log is rewritten as one row (a few bytes per token instead of
-   * ~100). Releases before this one cannot read it: set it once none of them will run again.
+   * ~150). `batches`: that, and each write is one row per stream instead of one per token (the
+   * database's work per token falls by the batch size). Releases before the one that added each
+   * cannot read it: set it once none of them will run again.
    */
-  STREAM_LOG_FORMAT: z.enum(['rows', 'compact']).default('rows'),
+  STREAM_LOG_FORMAT: z.enum(['rows', 'compact', 'batches']).default('rows'),
   /** Comma-separated OpenAI model names answered by the served embedding model. */
   EMBEDDING_MODEL_ALIASES: optionalString,
   /** How long finished streams, responses and tasks are kept (fractions allowed, down to a second); 0 keeps them forever. */

@@ -244,4 +244,21 @@ export const MIGRATIONS: readonly Migration[] = [
           OR OLD.lease_holder IS DISTINCT FROM NEW.lease_holder)
         EXECUTE FUNCTION lastcall_notify_task();`,
   },
+  {
+    id: 29,
+    name: 'stream_batches',
+    // STREAM_LOG_FORMAT=batches: a generation's write is one row per stream (the entries of one
+    // flush, a JSON array as in stream_logs, element i being entry first_seq + i) instead of one
+    // row per entry. Per-row cost (tuple header, index entry, WAL record, executor work) is most
+    // of what a token costs the database. A new table only; releases before this one never read
+    // it, so the format is switched on once none of them runs.
+    sql: `
+      CREATE TABLE stream_batches (
+        stream_id text NOT NULL REFERENCES streams (id) ON DELETE CASCADE,
+        first_seq int NOT NULL,
+        last_seq int NOT NULL,
+        entries json NOT NULL,
+        PRIMARY KEY (stream_id, first_seq)
+      );`,
+  },
 ];

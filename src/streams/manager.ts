@@ -26,7 +26,7 @@ import type { StreamMetrics } from './metrics.js';
 import { newStreamId, type Entry, type FrontDoor, type StreamOutcome, type StreamRequest } from './protocol.js';
 import type { Format, Renderer } from './render.js';
 import { SseSink } from './sink.js';
-import { StreamStore, type StreamRow } from './store.js';
+import { StreamStore, type StreamLogFormat, type StreamRow } from './store.js';
 import { BatchWriter } from './writer.js';
 
 export interface StreamManagerOptions {
@@ -43,7 +43,7 @@ export interface StreamManagerOptions {
   /** Streams one key may have generating at once, across replicas. */
   readonly perKeyMax: number;
   readonly persist: 'after-send' | 'before-send';
-  readonly logFormat: 'rows' | 'compact';
+  readonly logFormat: StreamLogFormat;
   readonly formats: Readonly<Record<FrontDoor, Format>>;
   readonly idempotency: IdempotencyKeys;
   readonly tombstones: Tombstones;

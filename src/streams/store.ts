@@ -32,6 +32,12 @@ export interface StreamTrace {
 
 export type { Lease };
 
+/**
+ * How the log is written: a row per entry (`rows`), the same rewritten as one row once finished
+ * (`compact`), or a row per stream per write, compacted once finished (`batches`).
+ */
+export type StreamLogFormat = 'rows' | 'compact' | 'batches';
+
 /** A stream's start: what to generate, through which API, attached to its client or not. */
 export interface NewStream {
   readonly id: string;
@@ -61,33 +67,46 @@ interface StoredEntry {
 }
 const fromStored = (r: StoredEntry): Entry => (r.data ? { ...r.data, seq: r.seq } : { kind: 'text', text: r.text, seq: r.seq });
 
-/**
- * A stream's log as rows of (seq, text, data), wherever it is kept: per-entry rows, or the one
- * compacted row of a finished stream. One statement reads both, so a reader racing the
- * compaction sees one or the other, never neither. `$1` is the stream id; callers add the rest.
- */
-const LOG_ENTRIES = `SELECT * FROM (
-    SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1
-    UNION ALL
-    SELECT e.i::int,
-           CASE WHEN json_typeof(e.v) = 'string' THEN e.v #>> '{}' ELSE '' END,
-           CASE WHEN json_typeof(e.v) = 'string' THEN NULL ELSE e.v::jsonb END
-    FROM stream_logs l CROSS JOIN LATERAL json_array_elements(l.entries) WITH ORDINALITY AS e(v, i)
-    WHERE l.stream_id = $1
-  ) AS log`;
+/** How a JSON array element of a compact or batch row reads as (text, data): a string is text. */
+const ELEMENT = `CASE WHEN json_typeof(e.v) = 'string' THEN e.v #>> '{}' ELSE '' END,
+           CASE WHEN json_typeof(e.v) = 'string' THEN NULL ELSE e.v::jsonb END`;
+
+/** A log entry as a JSON array element, as the compact and batch rows keep it. */
+const element = (e: Entry): unknown => (e.kind === 'text' ? e.text : e);
 
 /**
- * Rewrites a finished stream's per-entry rows as its one compact row, atomically. Nothing is
- * lost if it never runs (a crash right after the finish): the rows stay readable as they are.
+ * A stream's log as rows of (seq, text, data), wherever it is kept: per-entry rows, batch rows,
+ * or the one compacted row of a finished stream. One statement reads them all, so a reader
+ * racing the compaction sees one or the other, never neither. `$1` is the stream id, `$2` the
+ * bound in `batches` (a condition on the batch's first_seq and last_seq, so a follower reading
+ * the end of a long log expands only the batches it needs); callers add the rest.
+ */
+const logEntries = (batches: string) => `SELECT * FROM (
+    SELECT seq, text, data FROM stream_chunks WHERE stream_id = $1
+    UNION ALL
+    SELECT e.i::int, ${ELEMENT}
+    FROM stream_logs l CROSS JOIN LATERAL json_array_elements(l.entries) WITH ORDINALITY AS e(v, i)
+    WHERE l.stream_id = $1
+    UNION ALL
+    SELECT b.first_seq + e.i::int - 1, ${ELEMENT}
+    FROM stream_batches b CROSS JOIN LATERAL json_array_elements(b.entries) WITH ORDINALITY AS e(v, i)
+    WHERE b.stream_id = $1 AND ${batches}
+  ) AS log`;
+const ENTRIES_AFTER = `${logEntries('b.last_seq > $2')} WHERE seq > $2 ORDER BY seq`;
+
+/**
+ * Rewrites a finished stream's per-entry or batch rows as its one compact row, atomically.
+ * Nothing is lost if it never runs (a crash right after the finish): the rows stay readable.
  */
 const COMPACT = `WITH log AS (
     INSERT INTO stream_logs (stream_id, entries)
     SELECT $1, json_agg(CASE WHEN data IS NULL THEN to_json(text) ELSE data::json END ORDER BY seq)
-    FROM stream_chunks WHERE stream_id = $1
+    FROM (${logEntries('true')}) AS whole
     HAVING count(*) > 0
     ON CONFLICT (stream_id) DO NOTHING
-    RETURNING stream_id)
-  DELETE FROM stream_chunks WHERE stream_id IN (SELECT stream_id FROM log)`;
+    RETURNING stream_id),
+  chunks AS (DELETE FROM stream_chunks WHERE stream_id IN (SELECT stream_id FROM log))
+  DELETE FROM stream_batches WHERE stream_id IN (SELECT stream_id FROM log)`;
 
 const ROW = `id, owner, request, status, epoch, last_seq, finish, format, detached, upstream, created_at, trace,
   ${LeaseTable.FREE} AS claimable`;
@@ -123,6 +142,51 @@ const toRow = (r: RawRow): StreamRow => ({
   trace: r.trace,
 });
 
+/** How `append` writes the log: four parallel arrays ($1–$4) unnested as `b`, and its INSERT. */
+interface LogWrite {
+  readonly source: string;
+  readonly columns: readonly [string[], number[], string[] | number[], (string | null)[]];
+  readonly insert: string;
+}
+
+/** One stream_chunks row per entry (STREAM_LOG_FORMAT rows and compact). */
+function entryRows(batches: readonly PendingBatch[]): LogWrite {
+  const ids: string[] = [];
+  const seqs: number[] = [];
+  const texts: string[] = [];
+  const datas: (string | null)[] = [];
+  for (const b of batches) {
+    for (const entry of b.entries) {
+      const { text, data } = stored(entry);
+      ids.push(b.id);
+      seqs.push(entry.seq);
+      texts.push(text);
+      datas.push(data);
+    }
+  }
+  return {
+    source: 'unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS b(id, seq, text, data)',
+    columns: [ids, seqs, texts, datas],
+    insert: 'INSERT INTO stream_chunks (stream_id, seq, text, data) SELECT b.id, b.seq, b.text, b.data::jsonb',
+  };
+}
+
+/** One stream_batches row per stream written (STREAM_LOG_FORMAT=batches). */
+function batchRows(batches: readonly PendingBatch[]): LogWrite {
+  const written = batches.filter((b) => b.entries.length > 0);
+  return {
+    source: 'unnest($1::text[], $2::int[], $3::int[], $4::text[]) AS b(id, first_seq, last_seq, entries)',
+    columns: [
+      written.map((b) => b.id),
+      written.map((b) => b.entries[0]!.seq),
+      written.map((b) => b.entries.at(-1)!.seq),
+      written.map((b) => JSON.stringify(b.entries.map(element))),
+    ],
+    insert:
+      'INSERT INTO stream_batches (stream_id, first_seq, last_seq, entries) SELECT b.id, b.first_seq, b.last_seq, b.entries::json',
+  };
+}
+
 type Claimed = StreamRow & { readonly via: ClaimVia | undefined };
 
 /**
@@ -139,7 +203,7 @@ export class StreamStore {
     private readonly replica: string,
     private readonly leaseSeconds: number,
     perKeyMax: number,
-    private readonly logFormat: 'rows' | 'compact' = 'rows',
+    private readonly logFormat: StreamLogFormat = 'rows',
     private readonly logger?: Logger,
   ) {
     this.leases = new LeaseTable(db, { table: 'streams', activeStatus: 'generating' }, replica, leaseSeconds);
@@ -199,7 +263,7 @@ export class StreamStore {
     const { rows } = await this.db.query<RawRow & { entries: StoredEntry[] | null }>(
       `SELECT ${ROW}, (
          SELECT json_agg(json_build_object('seq', seq, 'text', text, 'data', data) ORDER BY seq)
-         FROM (${LOG_ENTRIES} WHERE seq > $2 ORDER BY seq LIMIT $3) AS page
+         FROM (${ENTRIES_AFTER} LIMIT $3) AS page
        ) AS entries
        FROM streams WHERE id = $1`,
       [id, afterSeq, limit],
@@ -237,17 +301,16 @@ export class StreamStore {
 
   /** Entries after `afterSeq`, in order, at most `limit`. */
   async entries(id: string, afterSeq: number, limit: number): Promise<Entry[]> {
-    const { rows } = await this.db.query<StoredEntry>(`${LOG_ENTRIES} WHERE seq > $2 ORDER BY seq LIMIT $3`, [
-      id,
-      afterSeq,
-      limit,
-    ]);
+    const { rows } = await this.db.query<StoredEntry>(`${ENTRIES_AFTER} LIMIT $3`, [id, afterSeq, limit]);
     return rows.map(fromStored);
   }
 
   /** The whole log up to `lastSeq`, which a continuation starts from; throws if any entry is missing. */
   async log(id: string, lastSeq: number): Promise<Entry[]> {
-    const { rows } = await this.db.query<StoredEntry>(`${LOG_ENTRIES} WHERE seq <= $2 ORDER BY seq`, [id, lastSeq]);
+    const { rows } = await this.db.query<StoredEntry>(`${logEntries('b.first_seq <= $2')} WHERE seq <= $2 ORDER BY seq`, [
+      id,
+      lastSeq,
+    ]);
     if (rows.length !== lastSeq) throw new Error(`stream ${id}: log has ${rows.length} entries, expected ${lastSeq}`);
     return rows.map(fromStored);
   }
@@ -259,18 +322,9 @@ export class StreamStore {
    * stream written to in every beat would otherwise never be extended and expire mid-answer.
    */
   async append(batches: readonly PendingBatch[]): Promise<Set<string>> {
-    const e = { ids: [] as string[], seqs: [] as number[], texts: [] as string[], datas: [] as (string | null)[] };
-    for (const b of batches) {
-      for (const entry of b.entries) {
-        const { text, data } = stored(entry);
-        e.ids.push(b.id);
-        e.seqs.push(entry.seq);
-        e.texts.push(text);
-        e.datas.push(data);
-      }
-    }
+    const log = this.logFormat === 'batches' ? batchRows(batches) : entryRows(batches);
     const { rows } = await this.db.query<{ id: string }>(
-      `WITH b AS (SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS b(id, seq, text, data)),
+      `WITH b AS (SELECT * FROM ${log.source}),
        g AS (SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[]) AS g(id, epoch, last_seq, upstream)),
        locked AS MATERIALIZED (${this.leases.lockedInOrder('g')}),
        ok AS (
@@ -279,14 +333,10 @@ export class StreamStore {
          FROM g JOIN locked ON locked.id = g.id
          WHERE s.id = g.id AND ${this.leases.batchFence('s', 'g.epoch', 9)}
          RETURNING s.id),
-       ins AS (INSERT INTO stream_chunks (stream_id, seq, text, data)
-         SELECT b.id, b.seq, b.text, b.data::jsonb FROM b JOIN ok ON ok.id = b.id)
+       ins AS (${log.insert} FROM b JOIN ok ON ok.id = b.id)
        SELECT id FROM ok`,
       [
-        e.ids,
-        e.seqs,
-        e.texts,
-        e.datas,
+        ...log.columns,
         batches.map((b) => b.id),
         batches.map((b) => b.epoch),
         batches.map((b) => b.lastSeq),
@@ -310,9 +360,9 @@ export class StreamStore {
     return r.rowCount === 1;
   }
 
-  /** With STREAM_LOG_FORMAT=compact, makes a finished stream's log one row; a failure leaves the rows, readable as they are. */
+  /** With STREAM_LOG_FORMAT compact or batches, makes a finished stream's log one row; a failure leaves the rows, readable as they are. */
   private async compact(id: string): Promise<void> {
-    if (this.logFormat !== 'compact') return;
+    if (this.logFormat === 'rows') return;
     try {
       await this.db.query(COMPACT, [id]);
     } catch (err) {
