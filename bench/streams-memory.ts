@@ -8,6 +8,12 @@
  * snapshot once the streams are open (SIGUSR2, `--heapsnapshot-signal`).
  * Each stream is a client connection in, an upstream connection out and a generation: 5,000
  * need ~10,000 descriptors here and in the service (`ulimit -n`, 20,000 on the dev VM).
+ * The streams belong to `BENCH_KEYS` (50) API keys, as a replica's traffic does: one key's
+ * creates are counted one after another under its quota lock, which is not what is measured
+ * here. `BENCH_LOG_FORMAT` (batches) is the replica's STREAM_LOG_FORMAT (it keeps the database's
+ * share of the two cores small; the replica's memory does not depend on it). With two counts or
+ * more it also prints the slope between the first and the last: the memory one more stream
+ * costs, without what load itself adds once (the young generation grown to its maximum, pools).
  * Target: ≤ 100 KB per stream (and < 300 MB above idle at 1,000).
  */
 import { startPostgres } from '../testkit/postgres.js';
@@ -20,6 +26,13 @@ const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
 const SETTLE_MS = 10_000;
 const WAVE = 50;
 const RATE = Number(process.env.BENCH_RATE ?? 5); // tokens/s per stream
+const KEYS = Array.from({ length: Number(process.env.BENCH_KEYS ?? 50) }, (_, i) => ({
+  name: `memory-${i}`,
+  key: `memory-bench-key-${String(i).padStart(4, '0')}-0123456789`,
+}));
+const LOG_FORMAT = process.env.BENCH_LOG_FORMAT ?? 'batches';
+/** Node flags for the replica (`--max-semi-space-size=4`, say), space-separated. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 const mb = (bytes: number) => bytes / 2 ** 20;
 
@@ -33,6 +46,9 @@ async function heapSnapshot(svc: ServiceProcess): Promise<void> {
   await svc.metric('process_resident_memory_bytes'); // answered once the snapshot (on the event loop) is written
 }
 
+/** MB above idle, per count measured. */
+const above = new Map<number, number>();
+
 async function measure(streams: number): Promise<void> {
   const pg = await startPostgres();
   const svc: ServiceProcess = await startService(
@@ -44,8 +60,13 @@ async function measure(streams: number): Promise<void> {
       KEY_RATE_BURST: String(streams + 10),
       MAX_CONNECTIONS: String(streams * 2 + 100),
       DATABASE_POOL_SIZE: '20',
+      API_KEYS: KEYS.map((k) => `${k.name}:${k.key}`).join(','),
+      STREAM_LOG_FORMAT: LOG_FORMAT,
     },
-    { main: MAIN, nodeArgs: HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT}`] : [] },
+    {
+      main: MAIN,
+      nodeArgs: [...NODE_FLAGS, ...(HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_SNAPSHOT}`] : [])],
+    },
   );
   const controllers = Array.from({ length: streams }, () => new AbortController());
   try {
@@ -60,7 +81,7 @@ async function measure(streams: number): Promise<void> {
           const i = from + k;
           const res = await fetch(`${svc.url}/v1/chat/stream`, {
             method: 'POST',
-            headers: { 'Content-Type': 'application/json' },
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEYS[i % KEYS.length]!.key}` },
             body: JSON.stringify({ messages: [{ role: 'user', content: `memory bench ${i}` }], max_tokens: 4096 }),
             signal: c.signal,
           });
@@ -77,7 +98,11 @@ async function measure(streams: number): Promise<void> {
     const active = await svc.metric('lastcall_streams_active');
     if (HEAP_SNAPSHOT) await heapSnapshot(svc);
     const perStream = ((loaded - idle) * 1024) / streams;
-    console.log(`${streams} streams open (${active} generating), ${chunks} SSE chunks received in ${SETTLE_MS / 1000} s`);
+    above.set(streams, loaded - idle);
+    const behind = active < streams ? ': the replica fell behind (leases it could not keep), so this is not a measurement' : '';
+    console.log(
+      `${streams} streams open (${active} generating${behind}), ${chunks} SSE chunks received in ${SETTLE_MS / 1000} s`,
+    );
     console.log(
       `RSS idle ${idle.toFixed(0)} MB, with ${streams} streams ${loaded.toFixed(0)} MB (JS heap used ${heap.toFixed(0)} MB): ` +
         `${(loaded - idle).toFixed(0)} MB above idle${streams === 1000 ? ' [< 300 MB]' : ''}, ${perStream.toFixed(1)} KB per stream [≤ 100 KB]`,
@@ -95,7 +120,15 @@ async function measure(streams: number): Promise<void> {
 }
 
 try {
+  console.log(
+    `${RATE} tokens/s a stream, ${KEYS.length} keys, STREAM_LOG_FORMAT=${LOG_FORMAT}, node flags: ${NODE_FLAGS.join(' ') || 'none'}`,
+  );
   for (const n of COUNTS) await measure(n);
+  const [first, last] = [COUNTS[0]!, COUNTS.at(-1)!];
+  if (last > first) {
+    const slope = ((above.get(last)! - above.get(first)!) * 1024) / (last - first);
+    console.log(`from ${first} to ${last} streams: ${slope.toFixed(1)} KB per additional stream [≤ 100 KB]`);
+  }
 } finally {
   upstream.stop();
 }

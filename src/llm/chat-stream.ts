@@ -8,12 +8,14 @@ import type {
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
 import { defined } from './answer.js';
+import type { ChatOpener } from './chat-transport.js';
 import { upstreamError } from './errors.js';
 import { UpstreamError, type ChatMessage, type GenerationRequest, type UpstreamEvent } from './upstream.js';
 
-/** What every adapter needs of the upstream: the official client and the model it asks for. */
+/** What every adapter needs of the upstream: the official client, how chat streams open, and the model it asks for. */
 export interface UpstreamDeps {
   readonly client: OpenAI;
+  readonly openChat: ChatOpener;
   readonly model: string;
 }
 
@@ -81,8 +83,7 @@ export function chatMessages(messages: readonly ChatMessage[]): ChatCompletionMe
  * same: each event's JSON until `[DONE]`; an event carrying `error` throws the SDK's APIError (no
  * status), as the SDK's Stream does.
  */
-async function* chatChunks(response: Response): AsyncGenerator<ChatCompletionChunk[]> {
-  if (!response.body) throw new UpstreamError('chat completion stream has no body', true);
+async function* chatChunks(body: AsyncIterable<Uint8Array>): AsyncGenerator<ChatCompletionChunk[]> {
   let done = false;
   let batch: ChatCompletionChunk[] = [];
   const parser = createParser({
@@ -93,12 +94,12 @@ async function* chatChunks(response: Response): AsyncGenerator<ChatCompletionChu
         return;
       }
       const chunk = JSON.parse(data) as ChatCompletionChunk & { error?: unknown };
-      if (chunk?.error) throw new APIError(undefined, chunk.error, undefined, response.headers);
+      if (chunk?.error) throw new APIError(undefined, chunk.error, undefined, undefined);
       batch.push(chunk);
     },
   });
   const decoder = new TextDecoder();
-  for await (const bytes of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const bytes of body) {
     parser.feed(decoder.decode(bytes, { stream: true }));
     if (batch.length > 0) {
       yield batch;
@@ -116,7 +117,7 @@ async function* chatChunks(response: Response): AsyncGenerator<ChatCompletionChu
  * the finish_reason and the usage chunk. Returns quietly when `signal` aborts.
  */
 export async function* streamChat(
-  client: OpenAI,
+  deps: UpstreamDeps,
   body: ChatCompletionCreateParamsStreaming,
   signal: AbortSignal,
 ): AsyncGenerator<UpstreamEvent> {
@@ -124,9 +125,7 @@ export async function* streamChat(
   let finishReason: string | undefined;
   let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
   try {
-    // The SDK still sends the request: its retries, headers and errors for a refused call.
-    const response = await client.chat.completions.create(body, { signal }).asResponse();
-    for await (const chunks of chatChunks(response)) {
+    for await (const chunks of chatChunks(await deps.openChat(body, signal))) {
       for (const chunk of chunks) {
         // Chunks already read when the signal aborted are not the caller's any more.
         if (signal.aborted) return;

@@ -47,13 +47,13 @@ export class ChatAdapter implements UpstreamAdapter {
     }
     const conversation: OutgoingMessage[] = chatMessages(request.messages);
     if (answer.text === '') {
-      yield* streamChat(this.deps.client, chatBody(this.deps.model, request, conversation, remaining), signal);
+      yield* streamChat(this.deps, chatBody(this.deps.model, request, conversation, remaining), signal);
       return;
     }
     const partial: OutgoingMessage = { role: 'assistant', content: answer.text, ...(this.mode === 'prefix' && { prefix: true }) };
     const extra = this.mode === 'vllm' ? { continue_final_message: true, add_generation_prompt: false } : {};
     const body = chatBody(this.deps.model, request, [...conversation, partial], remaining, extra);
-    const events = streamChat(this.deps.client, body, signal);
+    const events = streamChat(this.deps, body, signal);
     yield* this.mode === 'prefix' ? withoutEcho(answer.text, events) : events;
   }
 

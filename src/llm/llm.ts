@@ -6,6 +6,7 @@ import { redactUrl } from '../log/logger.js';
 import { untilAborted } from '../time/clock.js';
 import { traceHeaders } from '../tracing/spans.js';
 import { createUpstreamServer } from '../upstream/server.js';
+import { chatOpener } from './chat-transport.js';
 import { checkDevUpstreamMode, chooseResumeMode, createAdapter, type ModeChoice } from './modes.js';
 import type { ResumeMode, UpstreamAdapter } from './upstream.js';
 
@@ -64,7 +65,7 @@ export async function createLlmFeature(deps: CoreDeps, config: LlmConfig): Promi
   }
   if (choice.warning) logger.warn({ resumeMode: choice.mode }, choice.warning);
   logger.info({ resumeMode: choice.mode, source: choice.source, upstream }, `streams resume in ${choice.mode} mode`);
-  const adapter = createAdapter(choice.mode, { client, model: config.model });
+  const adapter = createAdapter(choice.mode, { client, openChat: chatOpener(client, agent, traceHeaders), model: config.model });
   return {
     name: 'llm',
     llm: { client, model: config.model, upstream, mode: choice.mode, adapter },

@@ -29,6 +29,6 @@ export function regenerate(
   signal: AbortSignal,
 ): AsyncIterable<UpstreamEvent> {
   const body = chatBody(deps.model, request, chatMessages(request.messages), request.maxTokens);
-  const source = streamChat(deps.client, body, signal);
+  const source = streamChat(deps, body, signal);
   return from ? continueByComparing(from.entries, source) : source;
 }

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors/errors.js';
 import { ChatAdapter, type ContinuingMode } from '../../src/llm/chat.js';
+import { chatOpener } from '../../src/llm/chat-transport.js';
 import { createLlmFeature } from '../../src/llm/llm.js';
 import { chooseResumeMode } from '../../src/llm/modes.js';
 import { ResponsesAdapter } from '../../src/llm/responses.js';
@@ -43,7 +44,10 @@ beforeEach(async () => {
 
 /** The official client, without retries so failures surface. */
 const clientFor = (baseURL: string) => new OpenAI({ baseURL, apiKey: 'test-key', maxRetries: 0 });
-const deps = (baseURL = emu.baseUrl) => ({ client: clientFor(baseURL), model: MODEL });
+const deps = (baseURL = emu.baseUrl, model = MODEL) => {
+  const client = clientFor(baseURL);
+  return { client, openChat: chatOpener(client), model };
+};
 
 const request = (over: Partial<GenerationRequest> = {}): GenerationRequest => ({
   messages: [
@@ -183,6 +187,19 @@ describe('continuing modes: the upstream continues exactly the persisted prefix'
       expect(failed.error).toMatchObject({ retryable: true, message: expect.stringContaining(String(failStatus)) });
     }
 
+    // With retries configured, a refused first attempt is retried after the delay the answer asks
+    // for (the emulator's Retry-After), and the SDK's attempt answers.
+    const retrying = new OpenAI({ baseURL: emu.baseUrl, apiKey: 'test-key', maxRetries: 1 });
+    await emu.control.faults({ failNextRequests: 1, failStatus: 503 });
+    const started = performance.now();
+    const retried = await run(
+      new ChatAdapter('prefix', { client: retrying, openChat: chatOpener(retrying), model: MODEL }),
+      request(),
+    );
+    expect(retried.error).toBeUndefined();
+    expect(finishOf(retried.events)).toBeDefined();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+
     await emu.control.faults({ breakEveryNthStream: 1, breakAfterTokens: 4 });
     const cut = await run(new ChatAdapter('prefix', deps()), request());
     expect(count(cut.events, 'text')).toBe(4);
@@ -218,13 +235,10 @@ describe('restart: regenerate and compare with the log', () => {
     const dev = createUpstreamServer({ tokensPerSecond: 2000 });
     const baseUrl = await dev.listen();
     try {
-      const whole = await run(
-        new RestartAdapter({ client: clientFor(baseUrl), model: 'lastcall-dev' }),
-        request({ maxTokens: 60 }),
-      );
+      const whole = await run(new RestartAdapter(deps(baseUrl, 'lastcall-dev')), request({ maxTokens: 60 }));
       for (const adapter of [
-        new RestartAdapter({ client: clientFor(baseUrl), model: 'lastcall-dev' }),
-        new ChatAdapter('trailing', { client: clientFor(baseUrl), model: 'lastcall-dev' }),
+        new RestartAdapter(deps(baseUrl, 'lastcall-dev')),
+        new ChatAdapter('trailing', deps(baseUrl, 'lastcall-dev')),
       ]) {
         const { second } = await takeOver(adapter, request({ maxTokens: 60 }), 10);
         expect(count(second.events, 'reset')).toBe(0);
