@@ -19,8 +19,8 @@ import { num, progressLog, runFromCommandLine, type LocalPlan } from './local.js
  *   CHAOS_EMBEDDING_WORKERS (2)
  *   CHAOS_PARTITION_SECONDS (15: three 5 s leases)
  *   CHAOS_PG_STALL_SECONDS (5)
- *   CHAOS_PREVIOUS (e932344) the previous release ('none': no version skew), built once in a git
- *                            worktree at CHAOS_PREVIOUS_DIR (/tmp/lastcall-prev)
+ *   CHAOS_PREVIOUS (db5e8e3) the previous release ('none': no version skew), built once in a git
+ *                            worktree at CHAOS_PREVIOUS_DIR (/tmp/lastcall-prev-<commit>)
  *   E2E_PROPAGATION_LAG_MS, E2E_NETNS as for e2e:local (the partition needs network namespaces).
  */
 export const CHAOS_REPORT_DIR = path.join(ROOT, 'reports/chaos');
@@ -54,7 +54,7 @@ export function previousRelease(commit: string, dir: string, progress: (line: st
 export function chaosOptions(progress: (line: string) => void, defaults: Partial<Record<string, number | string>> = {}) {
   const n = (name: string, fallback: number) => num(name, Number(defaults[name] ?? fallback));
   const s = (name: string, fallback: string) => process.env[name] ?? String(defaults[name] ?? fallback);
-  const previous = s('CHAOS_PREVIOUS', 'e932344');
+  const previous = s('CHAOS_PREVIOUS', 'db5e8e3');
   const faults = s('CHAOS_FAULTS', '')
     .split(',')
     .map((f) => f.trim())
@@ -70,7 +70,7 @@ export function chaosOptions(progress: (line: string) => void, defaults: Partial
     databaseStallSeconds: n('CHAOS_PG_STALL_SECONDS', 5),
     progress,
     ...(wantsSkew && previous !== 'none'
-      ? { previous: previousRelease(previous, s('CHAOS_PREVIOUS_DIR', '/tmp/lastcall-prev'), progress) }
+      ? { previous: previousRelease(previous, s('CHAOS_PREVIOUS_DIR', `/tmp/lastcall-prev-${previous}`), progress) }
       : {}),
   };
   return { o, faults };

@@ -54,7 +54,61 @@ function podSegments(pod: string, events: TimelineEvent[], termination: Terminat
   return segs;
 }
 
-/** The run as one SVG: a row per pod (lifetime and drain phases), then a row per handed-off stream. */
+/** Stream rows drawn at most: every failed one, then an even sample of the rest (a soak has thousands). */
+const MAX_STREAM_ROWS = 300;
+/** Past this many pods (20 rollouts, 50 kills), a pod is a thin unlabelled row; its tooltip names it. */
+const COMPACT_PODS = 60;
+
+/** `items` if short enough, else the `keep` ones first and an even sample of the others, in their order. */
+function sample<T>(items: T[], max: number, keep: (t: T) => boolean): T[] {
+  if (items.length <= max) return items;
+  const kept = items.filter(keep);
+  const rest = items.filter((t) => !keep(t));
+  const room = Math.max(0, max - kept.length);
+  const picked = new Set<T>(Array.from({ length: room }, (_, i) => rest[Math.floor((i * rest.length) / room)] as T));
+  return items.filter((t) => keep(t) || picked.has(t));
+}
+
+/**
+ * Per second of the run: streams open, and handoffs (resumable `end` events) received. Drawn as
+ * an area and bars under the cases, so a long run reads at a glance: load held through each fault.
+ */
+function loadStrip(report: ScenarioReport, x: (t: number) => number, y: number, height: number): string[] {
+  const t0 = report.startedAt;
+  const seconds = Math.max(1, Math.ceil((report.endedAt - t0) / 1000));
+  const open = new Array<number>(seconds + 1).fill(0);
+  const handoffs = new Array<number>(seconds + 1).fill(0);
+  const failed: number[] = [];
+  for (const s of report.cases.flatMap((c) => c.streams)) {
+    const from = Math.max(0, Math.floor((s.startedAt - t0) / 1000));
+    const to = Math.min(seconds, Math.floor(((s.endedAt ?? report.endedAt) - t0) / 1000));
+    for (let i = from; i <= to; i++) open[i]!++;
+    for (const h of s.handoffsAt) handoffs[Math.min(seconds, Math.max(0, Math.floor((h - t0) / 1000)))]!++;
+    if (s.failure) failed.push(s.endedAt ?? report.endedAt);
+  }
+  const top = Math.max(1, ...open);
+  const topH = Math.max(1, ...handoffs);
+  const at = (i: number) => x(t0 + i * 1000);
+  const area = open.map((n, i) => `${at(i).toFixed(1)},${(y + height - (n / top) * height).toFixed(1)}`).join(' ');
+  const out = [
+    `<text x="4" y="${y + 11}" class="h">streams open (max ${top})</text>`,
+    `<text x="4" y="${y + 25}">handoffs per second (max ${topH})</text>`,
+    `<polygon points="${at(0)},${y + height} ${area} ${at(seconds)},${y + height}" fill="#c6dbef" stroke="#3182bd"/>`,
+  ];
+  handoffs.forEach((n, i) => {
+    if (n > 0) {
+      const h = (n / topH) * height * 0.6;
+      out.push(
+        `<rect x="${at(i)}" y="${y + height - h}" width="1.5" height="${h}" fill="#e34a33"><title>${n} handoffs</title></rect>`,
+      );
+    }
+  });
+  for (const t of failed)
+    out.push(`<circle cx="${x(t)}" cy="${y + height / 2}" r="4" fill="#de2d26"><title>a stream failed</title></circle>`);
+  return out;
+}
+
+/** The run as one SVG: load per second, a row per pod (lifetime and drain phases), then a row per handed-off stream. */
 export function timelineHtml(report: ScenarioReport, events: TimelineEvent[]): string {
   const t0 = report.startedAt;
   const t1 = report.endedAt;
@@ -74,28 +128,38 @@ export function timelineHtml(report: ScenarioReport, events: TimelineEvent[]): s
     (e) => e.kind === 'rollout-restart' || e.kind === 'database-restart' || e.kind === 'upstream-faults',
   )) {
     rows.push(
-      `<line x1="${x(e.at)}" x2="${x(e.at)}" y1="18" y2="2000" stroke="#888" stroke-dasharray="3,3"><title>${esc(`${e.kind} ${e.detail ?? ''}`)}</title></line>`,
+      `<line x1="${x(e.at)}" x2="${x(e.at)}" y1="18" y2="100000" stroke="#888" stroke-dasharray="3,3"><title>${esc(`${e.kind} ${e.detail ?? ''}`)}</title></line>`,
     );
   }
-  rows.push(`<text x="4" y="${y}" class="h">pods</text>`);
+  rows.push(...loadStrip(report, x, y, 60));
+  y += 80;
+  const compact = pods.length > COMPACT_PODS;
+  const exits = [...terminations.values()];
+  rows.push(
+    `<text x="4" y="${y}" class="h">pods (${pods.length}${compact ? `: ${exits.filter((t) => t.exitCode === 0).length} exited 0, ${exits.filter((t) => t.signal === 'SIGKILL').length} SIGKILLed` : ''})</text>`,
+  );
   y += 8;
+  const rowHeight = compact ? 4 : 14;
   for (const pod of pods) {
     const t = terminations.get(pod);
-    rows.push(`<text x="4" y="${y + 11}">${esc(pod)}${t ? ` → ${t.exitCode ?? t.signal}` : ''}</text>`);
+    if (!compact) rows.push(`<text x="4" y="${y + 11}">${esc(pod)}${t ? ` → ${t.exitCode ?? t.signal}` : ''}</text>`);
     for (const s of podSegments(pod, events, t, t1)) {
       rows.push(
-        `<rect x="${x(s.from)}" y="${y}" width="${Math.max(1, x(s.to) - x(s.from))}" height="14" fill="${COLORS[s.label] ?? '#ccc'}"><title>${esc(`${pod} ${s.label} ${((s.to - s.from) / 1000).toFixed(2)} s`)}</title></rect>`,
+        `<rect x="${x(s.from)}" y="${y}" width="${Math.max(1, x(s.to) - x(s.from))}" height="${rowHeight}" fill="${COLORS[s.label] ?? '#ccc'}"><title>${esc(`${pod} ${s.label} ${((s.to - s.from) / 1000).toFixed(2)} s${t ? ` → ${t.exitCode ?? t.signal}` : ''}`)}</title></rect>`,
       );
     }
-    y += 18;
+    y += rowHeight + (compact ? 1 : 4);
   }
   const handedOff = report.cases
     .flatMap((c) => c.streams)
     .filter((s) => s.handoffsAt.length > 0 || s.resumes > 0 || s.failure || s.errorEvent);
+  const drawn = sample(handedOff, MAX_STREAM_ROWS, (s) => Boolean(s.failure || s.errorEvent));
   y += 14;
-  rows.push(`<text x="4" y="${y}" class="h">streams handed off / resumed (${handedOff.length})</text>`);
+  rows.push(
+    `<text x="4" y="${y}" class="h">streams handed off / resumed (${handedOff.length}${drawn.length < handedOff.length ? `, ${drawn.length} drawn: every failed one and an even sample` : ''})</text>`,
+  );
   y += 6;
-  for (const s of handedOff) {
+  for (const s of drawn) {
     const color = s.failure ? '#de2d26' : s.errorEvent ? '#fd8d3c' : '#3182bd';
     rows.push(
       `<line x1="${x(s.startedAt)}" x2="${x(s.endedAt ?? t1)}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"><title>${esc(`stream #${s.index} ${s.streamId ?? ''}: ${s.maxTokens} tokens, ${s.resumes} resumes${s.failure ? `, FAILED: ${s.failure}` : ''}`)}</title></line>`,
