@@ -18,12 +18,14 @@
  */
 import { startPostgres } from '../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../testkit/service.js';
-import { startUpstream } from './streams-support.js';
+import { plan } from '../src/upstream/text.js';
+import { percentile, startUpstream } from './streams-support.js';
 
 const COUNTS = (process.env.BENCH_STREAMS ?? '1000,5000').split(',').map(Number);
 const MAIN = process.env.BENCH_MAIN;
 const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT;
 const SETTLE_MS = 10_000;
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 9);
 const WAVE = 50;
 const RATE = Number(process.env.BENCH_RATE ?? 5); // tokens/s per stream
 const KEYS = Array.from({ length: Number(process.env.BENCH_KEYS ?? 50) }, (_, i) => ({
@@ -44,6 +46,18 @@ async function heapSnapshot(svc: ServiceProcess): Promise<void> {
   svc.proc.kill('SIGUSR2');
   await new Promise((r) => setTimeout(r, 1_000));
   await svc.metric('process_resident_memory_bytes'); // answered once the snapshot (on the event loop) is written
+}
+
+/**
+ * A prompt the upstream answers at length (its natural answer ≥ LONG tokens): every stream stays
+ * open through the measurement, whatever the rate and the samples.
+ */
+const LONG = 1000;
+function longPrompt(i: number) {
+  for (let k = 0; ; k++) {
+    const messages = [{ role: 'user', content: `memory bench ${i}.${k}` }];
+    if (plan(messages).tokens.length >= LONG) return messages;
+  }
 }
 
 /** MB above idle, per count measured. */
@@ -82,7 +96,7 @@ async function measure(streams: number): Promise<void> {
           const res = await fetch(`${svc.url}/v1/chat/stream`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEYS[i % KEYS.length]!.key}` },
-            body: JSON.stringify({ messages: [{ role: 'user', content: `memory bench ${i}` }], max_tokens: 4096 }),
+            body: JSON.stringify({ messages: longPrompt(i), max_tokens: 4096 }),
             signal: c.signal,
           });
           if (res.status !== 200) throw new Error(`stream ${i}: HTTP ${res.status} ${await res.text()}`);
@@ -93,18 +107,24 @@ async function measure(streams: number): Promise<void> {
       );
     }
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const loaded = mb(await svc.metric('process_resident_memory_bytes'));
+    // RSS moves with each garbage collection: the median of samples a second apart, not one moment.
+    const samples: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1_000));
+      samples.push(mb(await svc.metric('process_resident_memory_bytes')));
+    }
+    const loaded = percentile(samples, 50);
     const heap = mb(await svc.metric('nodejs_heap_size_used_bytes'));
     const active = await svc.metric('lastcall_streams_active');
     if (HEAP_SNAPSHOT) await heapSnapshot(svc);
     const perStream = ((loaded - idle) * 1024) / streams;
     above.set(streams, loaded - idle);
-    const behind = active < streams ? ': the replica fell behind (leases it could not keep), so this is not a measurement' : '';
+    const behind = active < streams ? `: only ${active} of ${streams}, so this is not a measurement` : '';
     console.log(
       `${streams} streams open (${active} generating${behind}), ${chunks} SSE chunks received in ${SETTLE_MS / 1000} s`,
     );
     console.log(
-      `RSS idle ${idle.toFixed(0)} MB, with ${streams} streams ${loaded.toFixed(0)} MB (JS heap used ${heap.toFixed(0)} MB): ` +
+      `RSS idle ${idle.toFixed(0)} MB, with ${streams} streams ${loaded.toFixed(0)} MB (median of ${SAMPLES}, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)}; JS heap used ${heap.toFixed(0)} MB): ` +
         `${(loaded - idle).toFixed(0)} MB above idle${streams === 1000 ? ' [< 300 MB]' : ''}, ${perStream.toFixed(1)} KB per stream [≤ 100 KB]`,
     );
   } catch (err) {

@@ -99,12 +99,27 @@ async function* chatChunks(body: AsyncIterable<Uint8Array>): AsyncGenerator<Chat
     },
   });
   const decoder = new TextDecoder();
-  for await (const bytes of body) {
-    parser.feed(decoder.decode(bytes, { stream: true }));
-    if (batch.length > 0) {
-      yield batch;
-      batch = [];
+  const reads = body[Symbol.asyncIterator]();
+  // Each read is decoded in a function of its own: a generator waiting at a yield keeps its
+  // locals, and the last read's bytes would otherwise stay alive with every stream between tokens.
+  const nextText = async () => {
+    const read = await reads.next();
+    return read.done ? undefined : decoder.decode(read.value, { stream: true });
+  };
+  let ended = false;
+  try {
+    for (let text = await nextText(); text !== undefined; text = await nextText()) {
+      parser.feed(text);
+      if (batch.length > 0) {
+        const ready = batch;
+        batch = [];
+        yield ready;
+      }
     }
+    ended = true;
+  } finally {
+    // A consumer that stops early (or a throw) closes the body, as `for await` would: the socket goes back.
+    if (!ended) await reads.return?.();
   }
   parser.feed(`${decoder.decode()}\n\n`);
   if (batch.length > 0) yield batch;
