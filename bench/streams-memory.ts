@@ -10,10 +10,11 @@
  * need ~10,000 descriptors here and in the service (`ulimit -n`, 20,000 on the dev VM).
  * The streams belong to `BENCH_KEYS` (50) API keys, as a replica's traffic does: one key's
  * creates are counted one after another under its quota lock, which is not what is measured
- * here. `BENCH_LOG_FORMAT` (batches) is the replica's STREAM_LOG_FORMAT (it keeps the database's
- * share of the two cores small; the replica's memory does not depend on it). With two counts or
- * more it also prints the slope between the first and the last: the memory one more stream
- * costs, without what load itself adds once (the young generation grown to its maximum, pools).
+ * here. `BENCH_LOG_FORMAT` (rows) is the replica's STREAM_LOG_FORMAT; `BENCH_RATE` (5) the
+ * tokens/s of each stream; `BENCH_SAMPLES` (9) how many RSS samples, a second apart, the figure
+ * is the median of; `BENCH_NODE_FLAGS` the replica's node flags. With two counts or more it
+ * also prints the slope between the first and the last: the memory one more stream costs,
+ * without what load itself adds once (the young generation grown to its maximum, pools).
  * Target: ≤ 100 KB per stream (and < 300 MB above idle at 1,000).
  */
 import { startPostgres } from '../testkit/postgres.js';
@@ -32,8 +33,8 @@ const KEYS = Array.from({ length: Number(process.env.BENCH_KEYS ?? 50) }, (_, i)
   name: `memory-${i}`,
   key: `memory-bench-key-${String(i).padStart(4, '0')}-0123456789`,
 }));
-const LOG_FORMAT = process.env.BENCH_LOG_FORMAT ?? 'batches';
-/** Node flags for the replica (`--max-semi-space-size=4`, say), space-separated. */
+const LOG_FORMAT = process.env.BENCH_LOG_FORMAT ?? 'rows';
+/** Node flags for the replica (`--max-semi-space-size=32`, say), space-separated. */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 const mb = (bytes: number) => bytes / 2 ** 20;
@@ -120,9 +121,7 @@ async function measure(streams: number): Promise<void> {
     const perStream = ((loaded - idle) * 1024) / streams;
     above.set(streams, loaded - idle);
     const behind = active < streams ? `: only ${active} of ${streams}, so this is not a measurement` : '';
-    console.log(
-      `${streams} streams open (${active} generating${behind}), ${chunks} SSE chunks received in ${SETTLE_MS / 1000} s`,
-    );
+    console.log(`${streams} streams open (${active} generating${behind}), ${chunks} SSE chunks received since they opened`);
     console.log(
       `RSS idle ${idle.toFixed(0)} MB, with ${streams} streams ${loaded.toFixed(0)} MB (median of ${SAMPLES}, ${Math.min(...samples).toFixed(0)}–${Math.max(...samples).toFixed(0)}; JS heap used ${heap.toFixed(0)} MB): ` +
         `${(loaded - idle).toFixed(0)} MB above idle${streams === 1000 ? ' [< 300 MB]' : ''}, ${perStream.toFixed(1)} KB per stream [≤ 100 KB]`,
