@@ -56,7 +56,8 @@ describe.each(['postgres', 'pglite'] as const)('the compact log on %s', (kind) =
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function writeAndFinish(store: StreamStore, id: string, end: 'finish' | 'cancel') {
+  /** A new stream of alice's, leased by `store`, and the entries to write to it. */
+  async function created(store: StreamStore, id: string) {
     const lease = await store.create({
       id,
       owner: 'alice',
@@ -67,6 +68,11 @@ describe.each(['postgres', 'pglite'] as const)('the compact log on %s', (kind) =
       trace: undefined,
     });
     const entries: Entry[] = ENTRIES.map((e, i) => ({ ...e, seq: i + 1 }));
+    return { lease, entries };
+  }
+
+  async function writeAndFinish(store: StreamStore, id: string, end: 'finish' | 'cancel') {
+    const { lease, entries } = await created(store, id);
     // Two writes, as two flushes would make them.
     for (const part of [entries.slice(0, 3), entries.slice(3)]) {
       const fenced = await store.append([{ ...lease, entries: part, lastSeq: part.at(-1)!.seq, cursor: undefined }]);
@@ -98,16 +104,7 @@ describe.each(['postgres', 'pglite'] as const)('the compact log on %s', (kind) =
   it('batches: one row per write, read back exactly from any entry (pages starting inside a batch), then compacted', async () => {
     const store = new StreamStore(db, 'replica-a', 15, 100, 'batches');
     const id = `batches-${kind}`.padEnd(22, 'x');
-    const lease = await store.create({
-      id,
-      owner: 'alice',
-      request: { messages: [{ role: 'user', content: 'x' }], max_tokens: 10 },
-      format: 'native',
-      detached: false,
-      createdAt: new Date(),
-      trace: undefined,
-    });
-    const entries: Entry[] = ENTRIES.map((e, i) => ({ ...e, seq: i + 1 }));
+    const { lease, entries } = await created(store, id);
     // A write carrying only the upstream's cursor (no entries) adds no row.
     for (const part of [entries.slice(0, 3), [], entries.slice(3)]) {
       const lastSeq = part.at(-1)?.seq ?? 3;
@@ -138,16 +135,17 @@ describe.each(['postgres', 'pglite'] as const)('the compact log on %s', (kind) =
 });
 
 describe('replicas with different formats share streams', () => {
+  const env = (format: string, replica: string, tokensPerSecond: number) => ({
+    DATABASE_URL: pgi.url,
+    REPLICA_ID: replica,
+    STREAM_LOG_FORMAT: format,
+    DEV_UPSTREAM_TOKENS_PER_SECOND: String(tokensPerSecond),
+    TERMINATION_GRACE_PERIOD_SECONDS: '3',
+    SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
+  });
+
   it('a stream A writes in batches is continued by B, which writes rows, after A is signalled mid-answer; the mixed log replays exactly', async () => {
-    const env = (format: string, replica: string) => ({
-      DATABASE_URL: pgi.url,
-      REPLICA_ID: replica,
-      STREAM_LOG_FORMAT: format,
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '100',
-      TERMINATION_GRACE_PERIOD_SECONDS: '3',
-      SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
-    });
-    const [a, b] = await Promise.all([startService(env('batches', 'mix-a')), startService(env('rows', 'mix-b'))]);
+    const [a, b] = await Promise.all([startService(env('batches', 'mix-a', 100)), startService(env('rows', 'mix-b', 100))]);
     const proxy = forwarder();
     try {
       const url = await proxy.listen();
@@ -188,13 +186,7 @@ describe('replicas with different formats share streams', () => {
   });
 
   it('a stream compacted by A replays exactly from B, which writes rows, from the start and from the middle', async () => {
-    const env = (format: string, replica: string) => ({
-      DATABASE_URL: pgi.url,
-      REPLICA_ID: replica,
-      STREAM_LOG_FORMAT: format,
-      DEV_UPSTREAM_TOKENS_PER_SECOND: '2000',
-    });
-    const [a, b] = await Promise.all([startService(env('compact', 'fmt-a')), startService(env('rows', 'fmt-b'))]);
+    const [a, b] = await Promise.all([startService(env('compact', 'fmt-a', 2000)), startService(env('rows', 'fmt-b', 2000))]);
     try {
       const body = { messages: [{ role: 'user', content: 'compact me' }], max_tokens: 300 };
       const reference = plan(body.messages, 300).tokens;
