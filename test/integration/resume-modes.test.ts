@@ -1,3 +1,4 @@
+import pgClient from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resumeStream, streamChat, type StreamEvent, type StreamResult } from '../../src/client/index.js';
 import { plan } from '../../src/upstream/text.js';
@@ -34,6 +35,8 @@ interface Setup {
   /** The emulator's profile; none runs both replicas on the dev upstream. */
   profile?: ProfileName;
   persist?: 'after-send' | 'before-send';
+  /** STREAM_LOG_FORMAT of both replicas (rows by default). */
+  logFormat?: 'rows' | 'batches';
 }
 
 async function replicas(setup: Setup): Promise<[ServiceProcess, ServiceProcess]> {
@@ -45,6 +48,7 @@ async function replicas(setup: Setup): Promise<[ServiceProcess, ServiceProcess]>
     REPLICA_ID: `${replica}-${run}`,
     LLM_RESUME_MODE: setup.mode,
     STREAM_PERSIST: setup.persist ?? 'after-send',
+    STREAM_LOG_FORMAT: setup.logFormat ?? 'rows',
     TERMINATION_GRACE_PERIOD_SECONDS: '4',
     SHUTDOWN_SAFETY_MARGIN_SECONDS: '1',
     TASK_LEASE_SECONDS: '2',
@@ -77,6 +81,23 @@ async function streamAcross(a: ServiceProcess, b: ServiceProcess, signal: NodeJS
   const exit = await a.exited;
   expect(signal === 'SIGKILL' ? exit.signal : exit.code).toBe(signal === 'SIGKILL' ? 'SIGKILL' : 0);
   return result;
+}
+
+/** Where a stream's log is kept: per-entry rows, batch rows, the compacted row. */
+async function storedLog(streamId: string) {
+  const db = new pgClient.Client({ connectionString: pg.url });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ chunks: number; batches: number; compacted: number }>(
+      `SELECT (SELECT count(*)::int FROM stream_chunks WHERE stream_id = $1) AS chunks,
+              (SELECT count(*)::int FROM stream_batches WHERE stream_id = $1) AS batches,
+              (SELECT count(*)::int FROM stream_logs WHERE stream_id = $1) AS compacted`,
+      [streamId],
+    );
+    return rows[0];
+  } finally {
+    await db.end();
+  }
 }
 
 async function chatGenerations(): Promise<Generation[]> {
@@ -176,6 +197,17 @@ const CASES: Case[] = [
     expect: expectRestarted,
   },
   {
+    // B continues from A's log as batch rows: the prefix it sends must be exactly what A wrote.
+    name: 'prefix (mistral) with the log written in batches: continues the persisted prefix exactly',
+    setup: { mode: 'prefix', profile: 'mistral', logFormat: 'batches' },
+    expect: expectContinued,
+  },
+  {
+    name: 'restart (openai) with the log written in batches: exactly one reset, then the whole new answer',
+    setup: { mode: 'restart', profile: 'openai', logFormat: 'batches' },
+    expect: expectRestarted,
+  },
+  {
     name: 'restart against the deterministic dev upstream: no reset at all',
     setup: { mode: 'restart' },
     expect: restartedSilently,
@@ -197,7 +229,13 @@ describe.each([
     const [a, replicaB] = await replicas({ ...setup, persist });
     b = replicaB;
     const body = question(`${signal} ${run}`);
-    await check(await streamAcross(a, b, signal, body), b, via, body);
+    const result = await streamAcross(a, b, signal, body);
+    await check(result, b, via, body);
+    if (setup.logFormat === 'batches') {
+      // Written in batches and compacted once finished: no per-entry row was ever written.
+      const log = await storedLog(result.streamId);
+      expect(log).toEqual({ chunks: 0, batches: 0, compacted: 1 });
+    }
     if (setup.mode === 'vllm') {
       const [, second] = await chatGenerations();
       expect(second!.params.extra).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
