@@ -7,10 +7,8 @@
  * [with retention: < 10 % of keeping everything's].
  * `npm run build && npx tsx bench/retention-soak.ts`.
  */
-import pg from 'pg';
 import { streamChat } from '../src/client/index.js';
-import { startPostgres } from '../testkit/postgres.js';
-import { startService } from '../testkit/service.js';
+import { replicaOnPostgres } from './streams-support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 150);
 const RETENTION_SECONDS = Number(process.env.BENCH_RETENTION_SECONDS ?? 20);
@@ -26,16 +24,10 @@ interface Sample {
 }
 
 async function soak(retentionHours: string): Promise<Sample[]> {
-  const postgres = await startPostgres();
-  const svc = await startService({
-    DATABASE_URL: postgres.url,
+  const { svc, db, stop } = await replicaOnPostgres({
     RETENTION_HOURS: retentionHours,
     DEV_UPSTREAM_TOKENS_PER_SECOND: '1000',
-    KEY_RATE_PER_SECOND: '10000',
-    KEY_RATE_BURST: '10000',
   });
-  const db = new pg.Client({ connectionString: postgres.url });
-  await db.connect();
   const samples: Sample[] = [];
   const t0 = performance.now();
   const sample = async () => {
@@ -63,10 +55,7 @@ async function soak(retentionHours: string): Promise<Sample[]> {
     await sample();
     return samples;
   } finally {
-    await db.end();
-    svc.kill('SIGKILL');
-    await svc.exited;
-    await postgres.stop();
+    await stop();
   }
 }
 

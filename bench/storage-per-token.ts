@@ -6,26 +6,15 @@
  * upstream.
  * `npx tsx bench/storage-per-token.ts` (after `npm run build`). Target: compact and batches < 10 bytes/token.
  */
-import pg from 'pg';
 import { streamChat } from '../src/client/index.js';
-import { startPostgres } from '../testkit/postgres.js';
-import { startService } from '../testkit/service.js';
+import { replicaOnPostgres } from './streams-support.js';
 
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 200);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 500);
 const CONCURRENCY = 20;
 
 async function measure(format: 'rows' | 'compact' | 'batches') {
-  const postgres = await startPostgres();
-  const svc = await startService({
-    DATABASE_URL: postgres.url,
-    STREAM_LOG_FORMAT: format,
-    DEV_UPSTREAM_TOKENS_PER_SECOND: '2000',
-    KEY_RATE_PER_SECOND: '10000',
-    KEY_RATE_BURST: '10000',
-  });
-  const db = new pg.Client({ connectionString: postgres.url });
-  await db.connect();
+  const { svc, db, stop } = await replicaOnPostgres({ STREAM_LOG_FORMAT: format, DEV_UPSTREAM_TOKENS_PER_SECOND: '2000' });
   const one = async <T>(sql: string) => (await db.query<Record<string, T>>(sql)).rows[0]!;
   try {
     const lsn = async () => (await one<string>('SELECT pg_current_wal_lsn()::text AS lsn')).lsn!;
@@ -69,9 +58,7 @@ async function measure(format: 'rows' | 'compact' | 'batches') {
     const marginal = (second.chunks + second.logs - first.chunks - first.logs) / (second.tokens - first.tokens);
     return { format, tokens, chars, first, second, marginal, wal };
   } finally {
-    await db.end();
-    svc.kill('SIGKILL');
-    await postgres.stop();
+    await stop();
   }
 }
 

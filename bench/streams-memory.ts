@@ -19,8 +19,7 @@
  */
 import { startPostgres } from '../testkit/postgres.js';
 import { startService, type ServiceProcess } from '../testkit/service.js';
-import { plan } from '../src/upstream/text.js';
-import { percentile, startUpstream } from './streams-support.js';
+import { longPrompt, percentile, startUpstream } from './streams-support.js';
 
 const COUNTS = (process.env.BENCH_STREAMS ?? '1000,5000').split(',').map(Number);
 const MAIN = process.env.BENCH_MAIN;
@@ -49,17 +48,8 @@ async function heapSnapshot(svc: ServiceProcess): Promise<void> {
   await svc.metric('process_resident_memory_bytes'); // answered once the snapshot (on the event loop) is written
 }
 
-/**
- * A prompt the upstream answers at length (its natural answer ≥ LONG tokens): every stream stays
- * open through the measurement, whatever the rate and the samples.
- */
+/** A prompt answered this long at least: every stream stays open through the measurement, whatever the rate and the samples. */
 const LONG = 1000;
-function longPrompt(i: number) {
-  for (let k = 0; ; k++) {
-    const messages = [{ role: 'user', content: `memory bench ${i}.${k}` }];
-    if (plan(messages).tokens.length >= LONG) return messages;
-  }
-}
 
 /** MB above idle, per count measured. */
 const above = new Map<number, number>();
@@ -97,7 +87,7 @@ async function measure(streams: number): Promise<void> {
           const res = await fetch(`${svc.url}/v1/chat/stream`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEYS[i % KEYS.length]!.key}` },
-            body: JSON.stringify({ messages: longPrompt(i), max_tokens: 4096 }),
+            body: JSON.stringify({ messages: longPrompt(`memory bench ${i}`, LONG), max_tokens: 4096 }),
             signal: c.signal,
           });
           if (res.status !== 200) throw new Error(`stream ${i}: HTTP ${res.status} ${await res.text()}`);

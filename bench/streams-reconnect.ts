@@ -7,18 +7,10 @@
  */
 import { startPostgres } from '../testkit/postgres.js';
 import { startService } from '../testkit/service.js';
-import { plan } from '../src/upstream/text.js';
-import { percentile } from './streams-support.js';
+import { longPrompt, percentile } from './streams-support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-/** A prompt whose completion outlasts A's drain phase at 1,000 tokens/s. */
-function longPrompt(run: number) {
-  for (let i = 0; ; i++) {
-    const messages = [{ role: 'user', content: `reconnect bench ${run}.${i}` }];
-    if (plan(messages).tokens.length >= 1000) return messages;
-  }
-}
 const pg = await startPostgres();
 const env = (id: string) => ({
   DATABASE_URL: pg.url,
@@ -35,7 +27,8 @@ try {
     const res = await fetch(`${a.url}/v1/chat/stream`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ messages: longPrompt(run), max_tokens: 4096 }),
+      // An answer that outlasts A's drain phase at 1,000 tokens/s.
+      body: JSON.stringify({ messages: longPrompt(`reconnect bench ${run}`, 1000), max_tokens: 4096 }),
     });
     const id = res.headers.get('lastcall-stream-id')!;
     let buf = '';

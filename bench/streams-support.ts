@@ -1,9 +1,11 @@
-/** Shared pieces of the benchmarks: a standalone upstream, a timed SSE reader and a concurrent stream load (streams), percentiles (all), PostgreSQL's CPU. */
+/** Shared pieces of the benchmarks: a standalone upstream, a timed SSE reader and a concurrent stream load (streams), percentiles (all), PostgreSQL's CPU, a replica on its own PostgreSQL, long prompts. */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { PostgresInstance } from '../testkit/postgres.js';
-import { ROOT } from '../testkit/service.js';
+import pg from 'pg';
+import { plan } from '../src/upstream/text.js';
+import { startPostgres, type PostgresInstance } from '../testkit/postgres.js';
+import { ROOT, startService, type ServiceProcess } from '../testkit/service.js';
 
 /** A helper process of a bench: its pid (for its CPU) and the URL it printed once listening. */
 export interface BenchProcess {
@@ -105,4 +107,42 @@ export function postgresCpuMs(instance: PostgresInstance): number {
     }
   }
   return ms;
+}
+
+/**
+ * The conversation `${tag}.${k}` for the first k whose answer from the dev upstream is at least
+ * `minTokens` long: a stream that stays open as long as a bench needs it.
+ */
+export function longPrompt(tag: string, minTokens: number) {
+  for (let k = 0; ; k++) {
+    const messages = [{ role: 'user', content: `${tag}.${k}` }];
+    if (plan(messages).tokens.length >= minTokens) return messages;
+  }
+}
+
+/** One replica on a PostgreSQL of its own, per-key request rates lifted, and a client of that database. */
+export async function replicaOnPostgres(env: Record<string, string>): Promise<{
+  svc: ServiceProcess;
+  db: pg.Client;
+  stop: () => Promise<void>;
+}> {
+  const postgres = await startPostgres();
+  const svc = await startService({
+    DATABASE_URL: postgres.url,
+    KEY_RATE_PER_SECOND: '10000',
+    KEY_RATE_BURST: '10000',
+    ...env,
+  });
+  const db = new pg.Client({ connectionString: postgres.url });
+  await db.connect();
+  return {
+    svc,
+    db,
+    stop: async () => {
+      await db.end();
+      svc.kill('SIGKILL');
+      await svc.exited;
+      await postgres.stop();
+    },
+  };
 }
