@@ -24,8 +24,8 @@ export function chatOpener(
 ): ChatOpener {
   const url = `${client.baseURL.replace(/\/$/, '')}/chat/completions`;
   const retries = client.maxRetries;
-  const viaSdk = async (body: ChatCompletionCreateParamsStreaming, signal: AbortSignal, headers?: Headers) => {
-    await sleep(retryDelayMs(headers), undefined, { signal });
+  const viaSdk = async (body: ChatCompletionCreateParamsStreaming, signal: AbortSignal, refused?: Headers) => {
+    await sleep(retryDelayMs(refused), undefined, { signal });
     const response = await client.chat.completions.create(body, { signal, maxRetries: retries - 1 }).asResponse();
     if (!response.body) throw new APIError(response.status, undefined, 'chat completion stream has no body', response.headers);
     return response.body as unknown as AsyncIterable<Uint8Array>;
